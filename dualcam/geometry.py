@@ -8,6 +8,7 @@ array can steer to. This is how the DualCam keeps acoustic and optical images al
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def sunflower_array(num_mics: int = NUM_MICS, aperture: float = 0.5) -> np.ndarr
     return np.stack([radius * np.cos(theta), radius * np.sin(theta), np.zeros(num_mics)], axis=1)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Geometry:
     """Everything needed to simulate and beamform: saved beside every dataset."""
 
@@ -102,6 +103,10 @@ class Geometry:
     def focus_points(self) -> np.ndarray:
         """Points (rows, cols, 3) the beamformer focuses on: one per acoustic cell."""
         return self.pixel_rays(self.grid_pixels()) * self.focus_distance
+
+    def fingerprint(self) -> str:
+        """A digest of every field, so caches can tell equal geometries apart from equal ids."""
+        return hashlib.sha1(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict:
         fields = dataclasses.asdict(self)

@@ -184,7 +184,8 @@ def read_mat(path: str | Path) -> np.ndarray:
     except Exception as err:  # scipy raises several unrelated types for a bad file
         raise RawDataError(path, f"not a readable .mat file ({err})") from err
     if MFCC_KEY not in contents:
-        raise RawDataError(path, f"no '{MFCC_KEY}' variable (found {sorted(k for k in contents if not k.startswith('__'))})")
+        found = sorted(k for k in contents if not k.startswith("__"))
+        raise RawDataError(path, f"no '{MFCC_KEY}' variable (found {found})")
     mfcc = contents[MFCC_KEY]
     if mfcc.ndim != 3 or any(a > b for a, b in zip(mfcc.shape, MFCC_SHAPE)):
         raise RawDataError(path, f"MFCC has shape {mfcc.shape}, expected at most {MFCC_SHAPE}")
