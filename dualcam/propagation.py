@@ -60,7 +60,7 @@ def point_source(signal: np.ndarray, preroll: int, positions: np.ndarray, mics: 
     """Pressure (M, num_samples) at microphones `mics` (M, 3) of a source emitting `signal`.
 
     `signal[preroll + n]` is emitted at sample n; `preroll` must exceed the largest travel
-    time in samples plus _PAD. `positions` (len(block_times(num_samples)), 3) is the source
+    time in samples plus HOP + _PAD. `positions` (len(block_times(num_samples)), 3) is the source
     position at each block's centre. A source at 1 m with a unit-RMS signal gives unit RMS.
     """
     starts = np.arange(-HOP, num_samples, HOP)
@@ -69,8 +69,10 @@ def point_source(signal: np.ndarray, preroll: int, positions: np.ndarray, mics: 
     distances = np.linalg.norm(positions[:, None, :] - mics[None, :, :], axis=-1)  # (B, M)
     delays = distances / speed_of_sound * sample_rate
     base = np.floor(delays.min(axis=1)).astype(np.int64) - _GUARD  # (B,)
-    if np.any(preroll + starts - base - _PAD < 0):
-        raise ValueError(f"preroll {preroll} is shorter than the longest travel time {delays.max():.0f} samples")
+    shortfall = int(np.max(base + _PAD - starts - preroll))
+    if shortfall > 0:
+        raise ValueError(f"preroll {preroll} is {shortfall} samples short of the longest travel time "
+                         f"({delays.max():.0f} samples) plus the first block's history")
     needed = preroll + num_samples + HOP + _TAIL
     if len(signal) < needed:
         signal = np.pad(signal, (0, needed - len(signal)))
@@ -114,9 +116,12 @@ class NoiseField:
         out = np.zeros((num_mics, num_samples + BLOCK + HOP))
         for c0 in range(0, len(starts), _CHUNK):
             chunk = starts[c0:c0 + _CHUNK]
-            white = rng.standard_normal((len(self.freqs), num_mics, 2 * len(chunk))).view(np.complex128)
+            # Real and imaginary parts side by side: mixing them with the real matrices is a
+            # real matmul, half the work of casting the matrices to complex.
+            white = rng.standard_normal((len(self.freqs), num_mics, 2 * len(chunk)))
             mixed = np.matmul(self._mixing, white) if coherent else white
-            blocks = scipy.fft.irfft((mixed * amplitude[:, None, None]).transpose(2, 1, 0), n=BLOCK, norm="ortho")
+            spectra = mixed[..., :len(chunk)] + 1j * mixed[..., len(chunk):]
+            blocks = scipy.fft.irfft((spectra * amplitude[:, None, None]).transpose(2, 1, 0), n=BLOCK, norm="ortho")
             blocks *= _SINE
             for i, start in enumerate(chunk):
                 out[:, start + HOP:start + HOP + BLOCK] += blocks[i]

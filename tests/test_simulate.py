@@ -1,0 +1,118 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from dualcam.beamforming import acoustic_images
+from dualcam.geometry import GEOMETRY_FILENAME, Geometry
+from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS
+from dualcam.simulate import main, plan, simulate_dataset
+
+
+def _digest(root):
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def acivw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("acivw")
+    simulate_dataset(root, "acivw", seconds=1.0, seed=3, classes=[0, 4], recordings_per_class=1, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def avia(tmp_path_factory):
+    root = tmp_path_factory.mktemp("avia")
+    simulate_dataset(root, "avia", seconds=1.0, seed=3, locations=[2], subjects=[4], actions=[0, 13],
+                     progress=False)
+    return root
+
+
+def test_acivw_files_read_back_with_spec_dtypes_shapes_and_order(acivw):
+    recording = acivw / "class_4" / "data_001"
+    assert sorted(p.name for p in recording.iterdir()) == ["MFCC_Image", "audio", "ground_truth.json", "video"]
+    assert sorted(p.name for p in (recording / "MFCC_Image").iterdir()) == sorted(f"Data_{i}.mat" for i in range(1, 13))
+    assert sorted(p.name for p in (recording / "audio").iterdir()) == [f"A_{i:06d}.dc" for i in range(1, 13)]
+    assert sorted(p.name for p in (recording / "video").iterdir()) == [f"I_{i:06d}.bmp" for i in range(1, 13)]
+    mfcc = scipy.io.loadmat(recording / "MFCC_Image" / "Data_5.mat")["MFCC"]
+    assert mfcc.dtype == np.float32 and mfcc.shape == (36, 48, 12)
+    frames = np.stack([np.fromfile(recording / "audio" / f"A_{i:06d}.dc", dtype=np.int32)
+                       .reshape((128, 1024), order="F") for i in range(1, 13)])
+    assert (recording / "audio" / "A_000001.dc").stat().st_size == 128 * 1024 * 4
+    # The acoustic image is the beamformed .dc frame: only the Fortran-order reading gives it back.
+    geometry = Geometry.load(acivw / GEOMETRY_FILENAME)
+    np.testing.assert_allclose(acoustic_images(frames[4:5], geometry)[0], mfcc, rtol=1e-5, atol=1e-4)
+    wrong_order = np.fromfile(recording / "audio" / "A_000005.dc", dtype=np.int32).reshape((1, 128, 1024))
+    assert not np.allclose(acoustic_images(wrong_order, geometry)[0], mfcc, atol=1e-2)
+    with Image.open(recording / "video" / "I_000001.bmp") as image:
+        assert image.format == "BMP" and image.mode == "RGB" and image.size == (640, 480)
+
+
+def test_avia_files_read_back_with_spec_dtypes_and_shapes(avia):
+    relative = "Location_02/Subject_04/Action_013"
+    mat_dir, raw_dir = avia / "mat" / relative, avia / "raw" / relative
+    assert len(list((mat_dir / "MFCC_Image").glob("Data_*.mat"))) == 12
+    audio = np.load(raw_dir / "audio" / "A_000012.npy")
+    assert audio.dtype == np.int32 and audio.shape == (1, 1024)
+    with Image.open(raw_dir / "video" / "I_000012.jpeg") as image:
+        assert image.format == "JPEG" and image.size == (640, 480)
+    truth = json.loads((raw_dir / "ground_truth.json").read_text())
+    assert truth["action"] == 13 and truth["action_name"] == AVIA_ACTIONS[13]
+    assert truth["location"] == 2 and truth["subject"] == 4 and truth["room"] == "office"
+    assert (avia / "mat" / GEOMETRY_FILENAME).is_file() and (avia / "raw" / GEOMETRY_FILENAME).is_file()
+
+
+def test_acoustic_image_peaks_at_the_sounding_object(acivw):
+    """The c0 (log energy) image, averaged over a second, peaks where the target is."""
+    geometry = Geometry.load(acivw / GEOMETRY_FILENAME)
+    for recording in sorted(acivw.glob("class_*/data_*")):
+        truth = json.loads((recording / "ground_truth.json").read_text())
+        target = truth["sources"][0]
+        assert target["role"] == "target" and target["name"] == truth["class_name"]
+        energy = np.mean([scipy.io.loadmat(recording / "MFCC_Image" / f"Data_{i}.mat")["MFCC"][..., 0]
+                          for i in range(1, 13)], axis=0)
+        peak = np.unravel_index(np.argmax(energy), energy.shape)
+        true_cell = geometry.pixel_to_cell(np.mean(target["pixels"], axis=0))
+        assert np.all(np.abs(np.asarray(peak) - true_cell) <= 1.5), (recording, peak, true_cell)
+
+
+def test_same_seed_same_bytes_whatever_the_workers(acivw, tmp_path):
+    simulate_dataset(tmp_path, "acivw", seconds=1.0, seed=3, workers=2, classes=[0, 4], recordings_per_class=1,
+                     progress=False)
+    assert _digest(tmp_path) == _digest(acivw)
+
+
+def test_another_seed_gives_another_dataset(acivw, tmp_path):
+    simulate_dataset(tmp_path, "acivw", seconds=1.0, seed=4, classes=[0], recordings_per_class=1, progress=False)
+    a, b = _digest(tmp_path), _digest(acivw)
+    assert a["class_0/data_001/audio/A_000001.dc"] != b["class_0/data_001/audio/A_000001.dc"]
+
+
+def test_rerun_keeps_complete_recordings_and_replaces_partial_ones(acivw, tmp_path):
+    simulate_dataset(tmp_path, "acivw", seconds=1.0, seed=3, classes=[0], recordings_per_class=1, progress=False)
+    (tmp_path / "class_4" / "data_001.partial" / "audio").mkdir(parents=True)  # an interrupted run's leftovers
+    summary = simulate_dataset(tmp_path, "acivw", seconds=1.0, seed=3, classes=[0, 4], recordings_per_class=1,
+                               progress=False)
+    assert summary["recordings_kept"] == 1 and summary["recordings_written"] == 1
+    assert _digest(tmp_path) == _digest(acivw)
+
+
+def test_plan_counts_and_rejects_unknown_layouts():
+    assert len(plan("acivw", recordings_per_class=3)) == 3 * len(ACIVW_CLASSES)
+    assert len(plan("avia")) == 3 * 9 * 14
+    with pytest.raises(ValueError, match="layout"):
+        plan("acivx")
+    with pytest.raises(ValueError, match="class"):
+        plan("acivw", classes=[10])
+    with pytest.raises(ValueError, match="subject"):
+        plan("avia", subjects=[0])
+
+
+def test_cli_rejects_partial_frames(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--layout", "acivw", "--out", str(tmp_path), "--seconds", "0.05"])
+    assert "multiple of 1/12" in capsys.readouterr().err
