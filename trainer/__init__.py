@@ -1,0 +1,1 @@
+"""Training stages of both papers: self-supervised, transfer, supervised, distillation."""

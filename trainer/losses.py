@@ -1,0 +1,98 @@
+"""The objectives of both papers, as plain TensorFlow functions of batched tensors.
+
+Self-supervised (A): an audio map a_i and a video map v_j (both B x H x W x C) are compared
+through the attention product: the video map weighs the audio map by where it looks,
+
+    x_ij = normalise(sum_hw a_i * v_j * v_j),   y_i = normalise(sum_hw a_i),
+    d_ij = || x_ij - y_i ||^2,
+
+so d_ij is small when the audio energy of clip i sits where video j attends. Pairs from the
+same recording are positives, all others negatives, and a triplet (i, j, k) costs
+max(d_ij - d_ik + margin, 0).
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def l2_normalise(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
+    return tf.math.l2_normalize(x, axis=axis, epsilon=1e-12)
+
+
+def attention_distances(audio_map: tf.Tensor, video_map: tf.Tensor) -> tf.Tensor:
+    """(B, H, W, C) audio and video maps -> d (B_audio, B_video) of the attention product."""
+    audio_map = tf.cast(audio_map, tf.float32)
+    video_map = tf.cast(video_map, tf.float32)
+    x = l2_normalise(tf.einsum("ihwc,jhwc->ijc", audio_map, video_map * video_map))
+    y = l2_normalise(tf.reduce_sum(audio_map, axis=[1, 2]))
+    return tf.reduce_sum(tf.square(x - y[:, None, :]), axis=-1)
+
+
+def embedding_distances(anchors: tf.Tensor, others: tf.Tensor) -> tf.Tensor:
+    """Squared Euclidean distances (B_a, B_o) between two sets of embeddings."""
+    anchors = tf.cast(anchors, tf.float32)
+    others = tf.cast(others, tf.float32)
+    return tf.reduce_sum(tf.square(anchors[:, None, :] - others[None, :, :]), axis=-1)
+
+
+def same_identity(ids_a: tf.Tensor, ids_b: tf.Tensor | None = None) -> tf.Tensor:
+    """(B_a, B_b) bool: which pairs come from the same recording. Ids are int vectors
+    (e.g. class * 1000 + video index) or one-hot rows."""
+    ids_a = tf.convert_to_tensor(ids_a)
+    ids_b = ids_a if ids_b is None else tf.convert_to_tensor(ids_b)
+    if ids_a.shape.rank == 2:
+        ids_a, ids_b = tf.argmax(ids_a, axis=-1), tf.argmax(ids_b, axis=-1)
+    return tf.equal(ids_a[:, None], ids_b[None, :])
+
+
+def _triplet_terms(distances: tf.Tensor, positives: tf.Tensor, margin: float):
+    """Losses (B, B, B) of every triplet (anchor i, positive j, negative k), and validity."""
+    terms = distances[:, :, None] - distances[:, None, :] + margin
+    valid = tf.logical_and(positives[:, :, None], tf.logical_not(positives)[:, None, :])
+    return terms, valid
+
+
+def batch_all_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = 0.2) -> tf.Tensor:
+    """Mean over the valid triplets whose loss is positive (0 when there are none)."""
+    terms, valid = _triplet_terms(distances, positives, margin)
+    losses = tf.where(valid, tf.nn.relu(terms), 0.0)
+    active = tf.reduce_sum(tf.cast(losses > 1e-16, tf.float32))
+    return tf.math.divide_no_nan(tf.reduce_sum(losses), active)
+
+
+def batch_hard_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = 0.2) -> tf.Tensor:
+    """Mean over anchors of the hardest positive against the hardest negative. Anchors
+    without a positive or a negative are left out."""
+    hardest_positive = tf.reduce_max(tf.where(positives, distances, -1e9), axis=1)
+    hardest_negative = tf.reduce_min(tf.where(positives, 1e9, distances), axis=1)
+    usable = tf.logical_and(tf.reduce_any(positives, axis=1), tf.reduce_any(tf.logical_not(positives), axis=1))
+    losses = tf.nn.relu(hardest_positive - hardest_negative + margin)
+    total = tf.reduce_sum(tf.where(usable, losses, 0.0))
+    return tf.math.divide_no_nan(total, tf.reduce_sum(tf.cast(usable, tf.float32)))
+
+
+def triplet_counts(distances: tf.Tensor, positives: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(correct, total) over valid triplets, correct when the positive is nearer than the
+    negative. Summed over a whole validation set they give its triplet accuracy."""
+    terms, valid = _triplet_terms(distances, positives, 0.0)
+    correct = tf.reduce_sum(tf.cast(tf.logical_and(valid, terms < 0.0), tf.float32))
+    return correct, tf.reduce_sum(tf.cast(valid, tf.float32))
+
+
+def distillation_loss(labels: tf.Tensor, student_logits: tf.Tensor, teacher_logits: tf.Tensor,
+                      temperature: float, weight: float, original: bool = False) -> tf.Tensor:
+    """(1 - weight) * CE(labels, student) + weight * soft term.
+
+    Standard (Hinton et al.): soft term = T^2 * CE(softmax(teacher / T), softmax(student / T)),
+    the T^2 keeping its gradients on the scale of the hard term. `original=True` is paper B's
+    code: CE(softmax(teacher / T), softmax(student)), no T^2.
+    """
+    labels = tf.cast(labels, tf.float32)
+    student_logits = tf.cast(student_logits, tf.float32)
+    soft_targets = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature)
+    hard = tf.nn.softmax_cross_entropy_with_logits(labels, student_logits)
+    if original:
+        soft = tf.nn.softmax_cross_entropy_with_logits(soft_targets, student_logits)
+    else:
+        soft = temperature**2 * tf.nn.softmax_cross_entropy_with_logits(soft_targets, student_logits / temperature)
+    return tf.reduce_mean((1.0 - weight) * hard + weight * soft)
