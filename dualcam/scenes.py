@@ -179,7 +179,10 @@ def record(scene: Scene, geometry: Geometry, noise: NoiseField, rng: np.random.G
         field += _db(scene.room.wind_db) * gusts * noise.generate(num_samples, rng, _wind, coherent=False)
     field += _db(scene.room.sensor_db) * sensor_noise(geometry.num_mics, num_samples, rng)
 
-    audio = quantise(field).reshape(geometry.num_mics, num_frames, n_frame).transpose(1, 0, 2)
+    # The recorder's gain is set per recording so the loudest sample stays 1 dB below full
+    # scale: impulsive sounds (a finger snap peaks ~100x its RMS) would otherwise clip.
+    gain_db = min(0.0, -1.0 - 20 * np.log10(np.abs(field).max() + 1e-30))
+    audio = quantise(field * _db(gain_db)).reshape(geometry.num_mics, num_frames, n_frame).transpose(1, 0, 2)
     audio = np.ascontiguousarray(audio)
     images = acoustic_images(audio, geometry)
 
@@ -199,6 +202,7 @@ def record(scene: Scene, geometry: Geometry, noise: NoiseField, rng: np.random.G
         "frames": num_frames,
         "frames_per_second": FRAMES_PER_SECOND,
         "acoustics": dataclasses.asdict(scene.room),
+        "recorder_gain_db": round(gain_db, 2),
         "peak_dbfs": float(20 * np.log10(np.abs(audio).max() / INT32_FULL_SCALE + 1e-12)),
         "sources": [
             {"name": s.name, "role": _role(i, s), "level_db": s.level_db, "depth_m": s.depth,

@@ -1,0 +1,219 @@
+import time
+
+import numpy as np
+import pytest
+
+from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS, AVIA_SUBJECTS
+from dualcam.sounds import SOUND_NAMES, Variation, sample_variation, synthesize
+
+SR = 12_288
+
+
+def _spectrum(x: np.ndarray, sample_rate: int = SR) -> tuple[np.ndarray, np.ndarray]:
+    return np.fft.rfftfreq(len(x), 1 / sample_rate), np.abs(np.fft.rfft(x)) ** 2
+
+
+def _frame_energy(x: np.ndarray, frame: int = 123) -> np.ndarray:
+    """Energy per 10 ms frame."""
+    return (x[: len(x) // frame * frame].reshape(-1, frame) ** 2).mean(axis=1)
+
+
+def _swishes(x: np.ndarray) -> int:
+    """Counts amplitude-modulation cycles: rises of the smoothed envelope from below its
+    40th percentile to above its 60th."""
+    envelope = np.convolve(np.sqrt(_frame_energy(x, 256)), np.ones(3) / 3, mode="same")
+    low, high = np.percentile(envelope, [40, 60])
+    count, armed = 0, False
+    for value in envelope:
+        if value < low:
+            armed = True
+        elif value > high and armed:
+            count, armed = count + 1, False
+    return count
+
+
+def test_names_are_the_two_datasets_classes():
+    assert SOUND_NAMES == ACIVW_CLASSES + AVIA_ACTIONS
+    assert len(set(SOUND_NAMES)) == 24
+
+
+@pytest.mark.parametrize("name", SOUND_NAMES)
+def test_every_sound_is_unit_rms_band_limited_and_without_dc(name):
+    x = synthesize(name, 3.0, Variation(seed=7, brightness=2.0))
+    assert x.dtype == np.float64 and x.shape == (3 * SR,)
+    assert np.all(np.isfinite(x))
+    assert np.sqrt(np.mean(x**2)) == pytest.approx(1.0, abs=1e-9)
+    assert abs(x.mean()) < 1e-9
+    freqs, power = _spectrum(x)
+    assert power[freqs > 5800].sum() < 0.01 * power.sum()
+    assert power[(freqs >= 80) & (freqs <= 5500)].sum() > 0.9 * power.sum()
+
+
+@pytest.mark.parametrize("seconds, sample_rate",
+                         [(1.0, SR), (0.5, SR), (2.37, SR), (2 / SR, SR), (1.0, 16_000)])
+def test_length_is_seconds_times_rate(seconds, sample_rate):
+    x = synthesize("clapping", seconds, Variation(seed=1), sample_rate=sample_rate)
+    assert len(x) == round(seconds * sample_rate)
+    assert np.sqrt(np.mean(x**2)) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["stick_dropping", "whistling", "paper_ripping", "drill"])
+def test_short_clips_of_sparse_or_gated_sounds_are_not_silent(name):
+    for seed in range(10):
+        x = synthesize(name, 0.1, Variation(seed=seed))
+        assert np.all(np.isfinite(x)) and np.sqrt(np.mean(x**2)) == pytest.approx(1.0)
+
+
+def test_synthesis_is_deterministic_and_ignores_global_random_state():
+    variation = Variation(pitch=1.05, rate=0.9, brightness=-1.0, seed=3)
+    np.random.seed(0)
+    a = synthesize("speaking", 2.0, variation)
+    np.random.seed(1)
+    b = synthesize("speaking", 2.0, variation)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("change", [{"seed": 4}, {"pitch": 1.1}, {"rate": 1.2}, {"brightness": 2.0}])
+def test_every_variation_field_changes_the_sound(change):
+    base = dict(pitch=1.0, rate=1.0, brightness=0.0, seed=3)
+    for name in ("hoover", "typing"):
+        a = synthesize(name, 2.0, Variation(**base))
+        b = synthesize(name, 2.0, Variation(**{**base, **change}))
+        assert np.abs(a - b).max() > 0.1
+
+
+def test_pitch_scales_frequencies():
+    for name in ("whistling", "drill"):
+        peaks = []
+        for pitch in (1.0, 1.15):
+            freqs, power = _spectrum(synthesize(name, 4.0, Variation(pitch=pitch, seed=5)))
+            peaks.append(freqs[np.argmax(power)])
+        assert peaks[1] / peaks[0] == pytest.approx(1.15, rel=0.02)
+
+
+def test_rate_scales_modulation():
+    # Shaking at 4 Hz: 10 s at rates 0.9 and 1.2 hold about 36 and 48 swishes.
+    slow = _swishes(synthesize("paper_shaking", 10.0, Variation(rate=0.9, seed=2)))
+    fast = _swishes(synthesize("paper_shaking", 10.0, Variation(rate=1.2, seed=2)))
+    assert 30 <= slow <= 42
+    assert fast / slow == pytest.approx(1.2 / 0.9, rel=0.06)
+
+
+def test_brightness_tilts_the_spectrum():
+    centroids = []
+    for brightness in (-3.0, 0.0, 3.0):
+        freqs, power = _spectrum(synthesize("fountain", 2.0, Variation(brightness=brightness, seed=9)))
+        centroids.append((freqs * power).sum() / power.sum())
+    assert centroids[0] + 200 < centroids[1] < centroids[2] - 200
+
+
+def test_impact_sounds_are_sparse_and_steady_sounds_are_not():
+    def quiet_fraction(name):
+        energy = _frame_energy(synthesize(name, 6.0, Variation(seed=11)))
+        return np.mean(energy < 0.01 * np.percentile(energy, 99))
+
+    for name in ("clapping", "snapping_fingers", "knocking", "stick_dropping", "clicking"):
+        assert quiet_fraction(name) > 0.5, name
+    for name in ("fountain", "hair_dryer", "razor", "boat", "train"):
+        assert quiet_fraction(name) == 0.0, name
+
+
+def test_similar_spectra_differ_in_time():
+    # Broadband noise both, but paper is shaken in swishes while a fountain runs steadily.
+    def modulation(name):
+        envelope = np.sqrt(_frame_energy(synthesize(name, 6.0, Variation(seed=12)), 512))
+        return envelope.std() / envelope.mean()
+
+    assert modulation("paper_shaking") > 3 * modulation("fountain")
+
+
+def _band_features(x: np.ndarray) -> np.ndarray:
+    """Mean log energies in 16 log-spaced bands (a coarse log-mel), level removed."""
+    frames = x[: len(x) // 512 * 512].reshape(-1, 512) * np.hanning(512)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(512, 1 / SR)
+    edges = np.geomspace(80, 5500, 17)
+    bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
+                      for lo, hi in zip(edges[:-1], edges[1:])], axis=1)
+    logs = np.log(bands.mean(axis=0) + 1e-12)
+    return logs - logs.mean()
+
+
+def test_classes_are_learnable_but_families_overlap():
+    rng = np.random.default_rng(0)
+    per_class = 5
+    features = np.array([_band_features(synthesize(name, 2.0, sample_variation(rng)))
+                         for name in SOUND_NAMES for _ in range(per_class)])
+    labels = np.repeat(np.arange(len(SOUND_NAMES)), per_class)
+    correct = 0
+    for i in range(len(features)):  # leave-one-out nearest class centroid
+        others = np.arange(len(features)) != i
+        centroids = np.array([features[others & (labels == c)].mean(axis=0) for c in range(len(SOUND_NAMES))])
+        correct += np.argmin(((centroids - features[i]) ** 2).sum(axis=1)) == labels[i]
+    assert correct / len(features) > 0.5  # chance is 1/24
+
+    centroids = np.array([features[labels == c].mean(axis=0) for c in range(len(SOUND_NAMES))])
+    distance = np.sqrt(((centroids[:, None] - centroids[None]) ** 2).sum(axis=-1))
+    median = np.median(distance[~np.eye(len(SOUND_NAMES), dtype=bool)])
+    index = {name: i for i, name in enumerate(SOUND_NAMES)}
+    for a, b in [("train", "traffic"), ("hair_dryer", "hoover"), ("fountain", "paper_shaking")]:
+        assert distance[index[a], index[b]] < 0.6 * median, (a, b)
+
+
+def test_sample_variation_ranges():
+    rng = np.random.default_rng(0)
+    variations = [sample_variation(rng) for _ in range(300)]
+    pitch = np.array([v.pitch for v in variations])
+    rate = np.array([v.rate for v in variations])
+    brightness = np.array([v.brightness for v in variations])
+    assert 0.9 <= pitch.min() and pitch.max() <= 1.1 and pitch.std() > 0.04
+    assert 0.8 <= rate.min() and rate.max() <= 1.2 and rate.std() > 0.08
+    assert -2 <= brightness.min() and brightness.max() <= 2 and brightness.std() > 0.8
+    assert len({v.seed for v in variations}) == 300
+
+
+def test_subjects_shift_variation_consistently():
+    offsets = []
+    for subject in range(1, AVIA_SUBJECTS + 1):
+        ratios = []
+        for seed in range(20):
+            plain = sample_variation(np.random.default_rng(seed))
+            own = sample_variation(np.random.default_rng(seed), subject=subject)
+            assert own.seed == plain.seed
+            ratios.append((own.pitch / plain.pitch, own.rate / plain.rate, own.brightness - plain.brightness))
+        ratios = np.array(ratios)
+        # The same offset whatever the recording.
+        np.testing.assert_allclose(ratios, ratios[:1].repeat(20, axis=0), atol=1e-12)
+        offsets.append(ratios[0])
+    offsets = np.array(offsets)
+    assert np.all(np.abs(np.log(offsets[:, 0])) <= 0.05) and np.all(np.abs(np.log(offsets[:, 1])) <= 0.1)
+    assert np.all(np.abs(offsets[:, 2]) <= 1.0)
+    assert len(np.unique(offsets.round(6), axis=0)) == AVIA_SUBJECTS  # subjects differ from each other
+
+
+@pytest.mark.parametrize("subject", [0, AVIA_SUBJECTS + 1])
+def test_unknown_subject_is_rejected(subject):
+    with pytest.raises(ValueError, match="subject"):
+        sample_variation(np.random.default_rng(0), subject=subject)
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="train.*stick_dropping"):
+        synthesize("violin", 1.0, Variation(seed=0))
+    with pytest.raises(ValueError, match="seconds"):
+        synthesize("train", 0.0, Variation(seed=0))
+    with pytest.raises(ValueError, match="positive"):
+        Variation(pitch=0.0, seed=0)
+    with pytest.raises(TypeError):
+        Variation()  # a seed is required
+
+
+def test_synthesis_is_at_least_50_times_faster_than_real_time():
+    seconds = 5.0
+    for name in SOUND_NAMES:
+        elapsed = []
+        for _ in range(2):
+            start = time.perf_counter()
+            synthesize(name, seconds, Variation(seed=1))
+            elapsed.append(time.perf_counter() - start)
+        assert min(elapsed) < seconds / 50, name
