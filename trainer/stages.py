@@ -1,0 +1,201 @@
+"""The four training stages, each a `keras.Model` with its own `train_step` and `test_step`.
+
+A stage owns the networks it trains (and a frozen one it learns from), reads the inputs it
+needs from the loader's dict by key, and reports its loss terms and accuracy as metrics:
+
+- `SelfSupervised` (A): audio map vs video map, attention-product triplets; batch-all
+  triplets for the first `hard_from_epoch` epochs, then batch-hard.
+- `Transfer` (A): the self-supervised loss of a HearNet embedding against video, plus a
+  triplet loss pulling the HearNet embedding towards a frozen DualCamNet's.
+- `Supervised`: cross-entropy on logits (the networks already average them over frames).
+- `Distiller` (B): a frozen teacher's tempered softmax as soft targets for a student.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+from trainer import losses
+
+
+class TripletAccuracy(keras.metrics.Metric):
+    """Share of valid triplets whose positive is nearer than the negative, accumulated over
+    every batch since the last reset (the original reported the last batch only)."""
+
+    def __init__(self, name: str = "triplet_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, correct, total):
+        self.correct.assign_add(correct)
+        self.total.assign_add(total)
+
+    def result(self):
+        return tf.math.divide_no_nan(self.correct, self.total)
+
+
+def recording_ids(data: dict, keys: Sequence[str]) -> tf.Tensor:
+    """One int id per sample from one-hot labels (e.g. class and video index): samples share
+    an id exactly when they come from the same recording."""
+    ids = tf.zeros_like(tf.argmax(data[keys[0]], axis=-1))
+    for key in keys:
+        ids = ids * data[key].shape[-1] + tf.argmax(data[key], axis=-1)
+    return ids
+
+
+def _select(data: dict, keys: Sequence[str]):
+    return data[keys[0]] if len(keys) == 1 else {key: data[key] for key in keys}
+
+
+class _Stage(keras.Model):
+    """The gradient step every stage shares: its loss plus the weight decay of the networks
+    it trains, scaled for mixed precision."""
+
+    trained: tuple[keras.Model, ...] = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def compute_terms(self, data: dict, training: bool) -> tuple[tf.Tensor, dict]:
+        raise NotImplementedError
+
+    def regularisation(self) -> tf.Tensor:
+        terms = [tf.cast(term, tf.float32) for net in self.trained for term in net.losses]
+        return tf.add_n(terms) if terms else tf.constant(0.0)
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, _ = self.compute_terms(data, training=True)
+            total = loss + self.regularisation()
+            scaled = self.optimizer.scale_loss(total)
+        variables = [v for net in self.trained for v in net.trainable_variables]
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply(gradients, variables)
+        self.loss_tracker.update_state(total)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def test_step(self, data):
+        loss, _ = self.compute_terms(data, training=False)
+        self.loss_tracker.update_state(loss + self.regularisation())
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def call(self, data, training=False):
+        return self.compute_terms(data, training)[1]
+
+
+class SelfSupervised(_Stage):
+    def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_images",
+                 video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
+                 margin: float = 0.2, hard_from_epoch: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.audio_net, self.video_net = audio_net, video_net
+        self.trained = (audio_net, video_net)
+        self.audio_key, self.video_key = audio_key, video_key
+        self.identity_keys = tuple(identity_keys)
+        self.margin, self.hard_from_epoch = margin, hard_from_epoch
+        self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
+        self.accuracy = TripletAccuracy()
+
+    @staticmethod
+    def _map(output: tf.Tensor, grid: tuple[int, int]) -> tf.Tensor:
+        """A (B, T, H, W, C) map averaged over frames, or an embedding (B, C) ReLU-tiled
+        over the grid (how (A) compares HearNet with the video map)."""
+        output = tf.cast(output, tf.float32)
+        if output.shape.rank == 5:
+            return tf.reduce_mean(output, axis=1)
+        return tf.tile(tf.nn.relu(output)[:, None, None, :], [1, grid[0], grid[1], 1])
+
+    def triplet(self, distances: tf.Tensor, positives: tf.Tensor) -> tf.Tensor:
+        return tf.cond(
+            self.epoch < self.hard_from_epoch,
+            lambda: losses.batch_all_triplet_loss(distances, positives, self.margin),
+            lambda: losses.batch_hard_triplet_loss(distances, positives, self.margin),
+        )
+
+    def audio_video_terms(self, data: dict, training: bool):
+        video = self._map(self.video_net(data[self.video_key], training=training), (12, 16))
+        audio_output = self.audio_net(data[self.audio_key], training=training)
+        audio = self._map(audio_output, tuple(video.shape[1:3]))
+        distances = losses.attention_distances(audio, video)
+        positives = losses.same_identity(recording_ids(data, self.identity_keys))
+        return self.triplet(distances, positives), distances, positives, audio_output
+
+    def compute_terms(self, data, training):
+        loss, distances, positives, _ = self.audio_video_terms(data, training)
+        self.accuracy.update_state(*losses.triplet_counts(distances, positives))
+        return loss, {"distances": distances}
+
+
+class Transfer(SelfSupervised):
+    """(1 - alpha) * triplet(HearNet, video) + alpha * triplet(HearNet, frozen DualCamNet)."""
+
+    def __init__(self, audio_net: keras.Model, video_net: keras.Model, teacher: keras.Model,
+                 teacher_key: str = "acoustic_images", audio_key: str = "spectrogram", alpha: float = 0.5,
+                 **kwargs):
+        super().__init__(audio_net, video_net, audio_key=audio_key, **kwargs)
+        teacher.trainable = False
+        self.teacher, self.teacher_key, self.alpha = teacher, teacher_key, alpha
+        self.audio_video_loss = keras.metrics.Mean(name="audio_video_loss")
+        self.teacher_loss = keras.metrics.Mean(name="teacher_loss")
+
+    def compute_terms(self, data, training):
+        audio_video, distances, positives, embedding = self.audio_video_terms(data, training)
+        teacher_map = tf.cast(self.teacher(data[self.teacher_key], training=False), tf.float32)
+        teacher_embedding = losses.l2_normalise(tf.reduce_sum(tf.reduce_mean(teacher_map, axis=1), axis=[1, 2]))
+        teacher_distances = losses.embedding_distances(losses.l2_normalise(embedding), teacher_embedding)
+        to_teacher = self.triplet(teacher_distances, positives)
+        self.audio_video_loss.update_state(audio_video)
+        self.teacher_loss.update_state(to_teacher)
+        self.accuracy.update_state(*losses.triplet_counts(distances, positives))
+        return (1.0 - self.alpha) * audio_video + self.alpha * to_teacher, {"distances": distances}
+
+
+class Supervised(_Stage):
+    def __init__(self, net: keras.Model, input_keys: Sequence[str], label_key: str = "classes", **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.trained = net, (net,)
+        self.input_keys, self.label_key = tuple(input_keys), label_key
+        self.accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+
+    def compute_terms(self, data, training):
+        logits = tf.cast(self.net(_select(data, self.input_keys), training=training), tf.float32)
+        labels = tf.cast(data[self.label_key], tf.float32)
+        self.accuracy.update_state(labels, logits)
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits)), {"logits": logits}
+
+
+class Distiller(_Stage):
+    """(1 - weight) * CE(labels, student) + weight * soft term of a frozen teacher."""
+
+    def __init__(self, student: keras.Model, teacher: keras.Model, student_keys: Sequence[str],
+                 teacher_keys: Sequence[str] = ("acoustic_images",), label_key: str = "action",
+                 temperature: float = 4.0, weight: float = 0.5, original: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        teacher.trainable = False
+        self.student, self.teacher, self.trained = student, teacher, (student,)
+        self.student_keys, self.teacher_keys = tuple(student_keys), tuple(teacher_keys)
+        self.label_key, self.temperature, self.weight, self.original = label_key, temperature, weight, original
+        self.accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+        self.teacher_accuracy = keras.metrics.CategoricalAccuracy(name="teacher_accuracy")
+
+    def compute_terms(self, data, training):
+        student = tf.cast(self.student(_select(data, self.student_keys), training=training), tf.float32)
+        teacher = tf.cast(self.teacher(_select(data, self.teacher_keys), training=False), tf.float32)
+        labels = tf.cast(data[self.label_key], tf.float32)
+        self.accuracy.update_state(labels, student)
+        self.teacher_accuracy.update_state(labels, teacher)
+        loss = losses.distillation_loss(labels, student, teacher, self.temperature, self.weight, self.original)
+        return loss, {"logits": student}
+
+
+class TrackEpoch(keras.callbacks.Callback):
+    """Keeps a stage's `epoch` variable at the epoch being trained (it switches the triplet
+    mining, and it is checkpointed with the model)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if hasattr(self.model, "epoch"):
+            self.model.epoch.assign(epoch)
