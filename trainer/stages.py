@@ -116,10 +116,14 @@ class SelfSupervised(_Stage):
             lambda: losses.batch_hard_triplet_loss(distances, positives, self.margin),
         )
 
-    def audio_video_terms(self, data: dict, training: bool):
+    def maps(self, data: dict, training: bool = False):
+        """Audio and video maps (B, H, W, C) of a batch, and the audio network's output."""
         video = self._map(self.video_net(data[self.video_key], training=training), (12, 16))
         audio_output = self.audio_net(data[self.audio_key], training=training)
-        audio = self._map(audio_output, tuple(video.shape[1:3]))
+        return self._map(audio_output, tuple(video.shape[1:3])), video, audio_output
+
+    def audio_video_terms(self, data: dict, training: bool):
+        audio, video, audio_output = self.maps(data, training)
         distances = losses.attention_distances(audio, video)
         positives = losses.same_identity(recording_ids(data, self.identity_keys))
         return self.triplet(distances, positives), distances, positives, audio_output

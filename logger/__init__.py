@@ -1,0 +1,1 @@
+"""TensorBoard side of training: scalars, images, embeddings, hyper-parameters, NaN guard."""

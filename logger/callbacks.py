@@ -1,0 +1,101 @@
+"""Keras callbacks for TensorBoard and for failing loudly."""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from logger import images
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss, naming the step and, when the loader
+    puts them in the batch, the source files of that batch."""
+
+    def __init__(self, describe_batch: Callable[[int], str] | None = None):
+        super().__init__()
+        self.describe_batch = describe_batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations.numpy())
+            where = f"; batch {batch} of the epoch: {self.describe_batch(batch)}" if self.describe_batch else ""
+            raise FloatingPointError(f"loss is {float(loss)} at optimizer step {step}{where}")
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Writes the optimizer's learning rate once per epoch."""
+
+    def __init__(self, log_dir: str):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(f"{log_dir}/train")
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = self.model.optimizer.learning_rate
+        with self.writer.as_default():
+            tf.summary.scalar("learning_rate", float(keras.ops.convert_to_numpy(rate)), step=epoch)
+        self.writer.flush()
+
+
+class ImageLogger(keras.callbacks.Callback):
+    """At every epoch's end, for a fixed batch: the acoustic-image energy (c0, averaged over
+    frames) over the first video frame and, for stages with an audio and a video map, the
+    audio-visual attention map over the same frame."""
+
+    def __init__(self, log_dir: str, batch: dict, max_images: int = 4):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(f"{log_dir}/images")
+        self.batch = {key: value[:max_images] for key, value in batch.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        frames = np.asarray(self.batch["video"])[:, 0] if "video" in self.batch else None
+        if frames is None or frames.shape[-1] != 3:
+            return
+        pictures = {}
+        if "acoustic_images" in self.batch:
+            energy = np.asarray(self.batch["acoustic_images"])[..., 0].mean(axis=1)
+            pictures["acoustic_energy"] = [images.overlay(f, e) for f, e in zip(frames, energy)]
+        maps = getattr(self.model, "maps", None)
+        if maps is not None:
+            audio, video = (np.asarray(m) for m in maps(self.batch)[:2])
+            pictures["attention"] = [images.overlay(f, images.attention_map(a, v))
+                                     for f, a, v in zip(frames, audio, video)]
+        with self.writer.as_default():
+            for name, stack in pictures.items():
+                tf.summary.image(name, np.stack(stack), step=epoch, max_outputs=len(stack))
+        self.writer.flush()
+
+
+def write_hparams(log_dir: str, config: dict, metrics: dict[str, float] | None = None) -> None:
+    """The run's configuration as TensorBoard hyper-parameters (scalars and strings only)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    values = {key: value if isinstance(value, int | float | str | bool) else json.dumps(value)
+              for key, value in config.items() if value is not None}
+    with tf.summary.create_file_writer(f"{log_dir}/hparams").as_default():
+        hp.hparams(values)
+        for name, value in (metrics or {}).items():
+            tf.summary.scalar(name, value, step=0)
+
+
+def write_projector(log_dir: str, features: np.ndarray, labels: list[str], name: str = "embedding") -> None:
+    """Features (N, D) and their labels for TensorBoard's embedding projector."""
+    from pathlib import Path
+
+    from tensorboard.plugins import projector
+
+    log = Path(log_dir)
+    log.mkdir(parents=True, exist_ok=True)
+    (log / "metadata.tsv").write_text("".join(f"{label}\n" for label in labels))
+    variable = tf.Variable(np.asarray(features, dtype=np.float32), name=name)
+    tf.train.Checkpoint(embedding=variable).save(str(log / "embedding.ckpt"))
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    embedding.metadata_path = "metadata.tsv"
+    projector.visualize_embeddings(str(log), config)

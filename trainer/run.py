@@ -1,0 +1,46 @@
+"""The epoch loop shared by every stage: resume, checkpoints, best weights, logs."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from logger.callbacks import LearningRateLogger, StopOnNaN
+from trainer.checkpoints import KeepBest, SaveState, TrainingState
+from trainer.stages import TrackEpoch
+
+
+def train(stage: keras.Model, dataset_for_epoch: Callable[[int], tf.data.Dataset],
+          validation: tf.data.Dataset | None, epochs: int, run_dir: str | Path, monitor: str,
+          mode: str = "max", save_every_steps: int = 0, callbacks: Sequence[keras.callbacks.Callback] = (),
+          verbose: int = 2) -> dict:
+    """Trains `stage` (compiled) up to `epochs`, continuing a run found in `run_dir`.
+
+    `dataset_for_epoch(e)` gives epoch e's training batches; it must give the same batches
+    for the same e (the loader seeds its crops by epoch), so that a run resumed in the
+    middle of an epoch skips exactly the batches it had trained on. Returns the last
+    epoch's logs and where training started.
+    """
+    run_dir = Path(run_dir)
+    state = TrainingState(stage, run_dir)
+    resumed = state.restore()
+    start_epoch, skip = int(state.epoch.numpy()), int(state.step_in_epoch.numpy())
+    logs_dir = str(run_dir / "logs")
+    all_callbacks = [
+        TrackEpoch(), StopOnNaN(), SaveState(state, save_every_steps), LearningRateLogger(logs_dir),
+        keras.callbacks.TensorBoard(logs_dir, update_freq="epoch"), *callbacks,
+    ]
+    if validation is not None:
+        all_callbacks.insert(3, KeepBest(state, monitor, mode))
+    logs: dict = {}
+    for epoch in range(start_epoch, epochs):
+        batches = dataset_for_epoch(epoch)
+        if skip:
+            batches, skip = batches.skip(skip), 0
+        history = stage.fit(batches, validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
+                            callbacks=all_callbacks, verbose=verbose)
+        logs = {key: float(values[-1]) for key, values in history.history.items()}
+    return {"resumed": resumed, "start_epoch": start_epoch, "steps": int(stage.optimizer.iterations.numpy()),
+            "logs": logs}
