@@ -1,0 +1,1 @@
+"""Measures of what a trained model learned: kNN, retrieval, classification, localisation."""
