@@ -55,6 +55,9 @@ class RawDataError(ValueError):
         self.path = str(path)
         self.problem = problem
 
+    def __reduce__(self):  # rebuilt from its parts when it crosses a process pool
+        return type(self), (self.path, self.problem)
+
 
 def mat_name(i: int) -> str:
     return f"Data_{i}.mat"
@@ -178,7 +181,7 @@ def write_avia_recording(
 def read_mat(path: str | Path) -> np.ndarray:
     """The MFCC array of a .mat file, float32 as stored (not padded)."""
     try:
-        contents = scipy.io.loadmat(path)
+        contents = scipy.io.loadmat(str(path))  # scipy raises FileNotFoundError for str paths only
     except FileNotFoundError:
         raise RawDataError(path, "missing file") from None
     except Exception as err:  # scipy raises several unrelated types for a bad file

@@ -1,0 +1,326 @@
+"""Recordings of the two raw layouts (see `dualcam.layouts`), the TFRecord tree they convert
+to, and the reading of one second of a recording as the arrays of one record.
+
+A recording is named by its relative directory, which is the same in every tree:
+    ACIVW  class_{c}/data_{v:03d}                               (one root, or a .mat root
+                                                                  and a raw root)
+    AVIA   Location_{l:02d}/Subject_{s:02d}/Action_{a:03d}       (a .mat root and a raw root)
+Its records go to OUT/class_{c}/data_{v:03d}/ and to
+OUT/Location_{l:02d}/Subject_{s:02d}/Action_{a+1:03d}/ (AVIA's raw action numbers start at
+0, its converted ones at 1), as `Data_{s+1:03d}.tfrecord` for second s.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from dataloader.schema import (
+    ACIVW,
+    AUDIO_DATA,
+    AUDIO_IMAGE,
+    AUDIO_IMAGE_SHAPE,
+    AVIA,
+    FRAMES_PER_RECORD,
+    VIDEO,
+)
+from dualcam import layouts
+from dualcam.layouts import RawDataError
+
+MFCC_DIR, AUDIO_DIR, VIDEO_DIR = "MFCC_Image", "audio", "video"
+VIDEO_TIME = "video_time.txt"
+AVIA_SECONDS = 30  # every AVIA recording gives 30 records; shorter ones wrap around
+ACIVW_SHORT_SIDE = 224
+PATTERNS = {
+    ACIVW: (re.compile(r"class_(\d+)"), re.compile(r"data_(\d+)")),
+    AVIA: (re.compile(r"Location_(\d+)"), re.compile(r"Subject_(\d+)"), re.compile(r"Action_(\d+)")),
+}
+FILE_SUFFIXES = {
+    ACIVW: {MFCC_DIR: ".mat", AUDIO_DIR: ".dc", VIDEO_DIR: ".bmp"},
+    AVIA: {MFCC_DIR: ".mat", AUDIO_DIR: ".npy", VIDEO_DIR: ".jpeg"},
+}
+_VIDEO_TIME_LINE = re.compile(r"\s*video seconds:\s*(\d+)\s*")
+
+
+def record_name(second: int) -> str:
+    return f"Data_{second + 1:03d}.tfrecord"
+
+
+def find_recording_dirs(root: str | os.PathLike, layout: str) -> list[tuple[Path, tuple[int, ...]]]:
+    """(relative directory, its numbers) of every recording directory under `root`, sorted.
+
+    Names that do not match exactly (such as a writer's `data_001.partial`) are not recordings.
+    """
+    found = [(Path(), ())]
+    for pattern in PATTERNS[layout]:
+        deeper = []
+        for relative, numbers in found:
+            try:
+                entries = list(os.scandir(Path(root) / relative))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                match = pattern.fullmatch(entry.name)
+                if match and entry.is_dir():
+                    deeper.append((relative / entry.name, numbers + (int(match.group(1)),)))
+        found = deeper
+    return sorted(found, key=lambda item: str(item[0]))
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    layouts_found = [layout for layout in (ACIVW, AVIA) if find_recording_dirs(root, layout)]
+    if len(layouts_found) != 1:
+        what = "recordings of both layouts" if layouts_found else "no recording directories"
+        raise ValueError(
+            f"{root}: {what} (ACIVW: class_*/data_*, AVIA: Location_*/Subject_*/Action_*); "
+            "name the layout with --layout"
+        )
+    return layouts_found[0]
+
+
+def labels_of(layout: str, numbers: tuple[int, ...]) -> dict[str, int]:
+    """The context labels of a recording, as the original converters derived them."""
+    if layout == ACIVW:
+        class_index, video = numbers
+        return {"classes": class_index, "location": video}
+    location, subject, action = numbers
+    return {"action": action, "location": location - 1, "subject": subject - 1}
+
+
+def output_dir(layout: str, numbers: tuple[int, ...]) -> Path:
+    if layout == ACIVW:
+        return layouts.acivw_recording_dir("", *numbers)
+    location, subject, action = numbers
+    return layouts.avia_relative_dir(location, subject, action + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recording:
+    layout: str
+    relative: Path
+    numbers: tuple[int, ...]
+    mat_dir: Path  # the recording's directory in the .mat tree
+    raw_dir: Path  # ... and in the raw tree (the same directory for a one-root dataset)
+    seconds: int  # records it converts to
+
+    @property
+    def labels(self) -> dict[str, int]:
+        return labels_of(self.layout, self.numbers)
+
+    def modality_dir(self, name: str) -> Path:
+        return (self.mat_dir if name == MFCC_DIR else self.raw_dir) / name
+
+    def frame_file(self, name: str, number: int) -> Path:
+        namer = {
+            MFCC_DIR: layouts.mat_name,
+            AUDIO_DIR: layouts.dc_name if self.layout == ACIVW else layouts.npy_name,
+            VIDEO_DIR: layouts.bmp_name if self.layout == ACIVW else layouts.jpeg_name,
+        }[name]
+        return self.modality_dir(name) / namer(number)
+
+    def record_path(self, out_root: str | os.PathLike, second: int) -> Path:
+        return Path(out_root) / output_dir(self.layout, self.numbers) / record_name(second)
+
+    def beamformed(self, modalities: tuple[str, ...]) -> bool:
+        """Whether its acoustic images must come from its audio: it has no MFCC_Image."""
+        return AUDIO_IMAGE in modalities and not self.modality_dir(MFCC_DIR).is_dir()
+
+    def frame_numbers(self, second: int, file_count: int) -> list[int]:
+        """File numbers (from 1) of the 12 frames of one record; AVIA wraps around."""
+        first = second * FRAMES_PER_RECORD
+        indices = range(first, first + FRAMES_PER_RECORD)
+        if self.layout == AVIA:
+            return [index % file_count + 1 for index in indices]
+        return [index + 1 for index in indices]
+
+
+def read_video_time(recording_dir: Path) -> int:
+    path = recording_dir / VIDEO_TIME
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RawDataError(
+            path,
+            "missing file: run `python framecount.py ROOT 0` on the raw dataset first, to count "
+            "the seconds of each video",
+        ) from None
+    match = _VIDEO_TIME_LINE.fullmatch(text)
+    if not match:
+        raise RawDataError(path, f"expected 'video seconds: N', found {text[:60]!r}")
+    return int(match.group(1))
+
+
+def needed_dirs(modalities: tuple[str, ...], beamform_missing_images: bool) -> list[str]:
+    """The raw directories that the modalities are read from."""
+    needed = []
+    if AUDIO_IMAGE in modalities:
+        needed.append(AUDIO_DIR if beamform_missing_images else MFCC_DIR)
+    if AUDIO_DATA in modalities and AUDIO_DIR not in needed:
+        needed.append(AUDIO_DIR)
+    if VIDEO in modalities:
+        needed.append(VIDEO_DIR)
+    return needed
+
+
+def discover(
+    mat_root: str | os.PathLike,
+    raw_root: str | os.PathLike,
+    layout: str,
+    modalities: tuple[str, ...],
+    beamform: bool,
+) -> tuple[list[Recording], list[RawDataError]]:
+    """The recordings to convert, and the problems of those that cannot be."""
+    relatives = dict(find_recording_dirs(mat_root, layout))
+    relatives.update(find_recording_dirs(raw_root, layout))
+    recordings, problems = [], []
+    for relative, numbers in sorted(relatives.items(), key=lambda item: str(item[0])):
+        mat_dir, raw_dir = Path(mat_root) / relative, Path(raw_root) / relative
+        try:
+            probe = Recording(layout, relative, numbers, mat_dir, raw_dir, 0)
+            for name in needed_dirs(modalities, beamform and probe.beamformed(modalities)):
+                if not probe.modality_dir(name).is_dir():
+                    hint = " (--beamform computes acoustic images from 128-microphone audio)"
+                    problem = "missing directory" + hint * (name == MFCC_DIR)
+                    raise RawDataError(probe.modality_dir(name), problem)
+            if layout == ACIVW:
+                # framecount.py writes beside the frames it counts, in the raw tree; the
+                # original converter looked in the .mat tree: either will do.
+                in_mat_tree = (mat_dir / VIDEO_TIME).exists() and not (raw_dir / VIDEO_TIME).exists()
+                seconds = read_video_time(mat_dir if in_mat_tree else raw_dir)
+            else:
+                seconds = AVIA_SECONDS
+            recordings.append(dataclasses.replace(probe, seconds=seconds))
+        except RawDataError as err:
+            problems.append(err)
+    return recordings, problems
+
+
+def count_files(directory: Path, suffix: str) -> int:
+    with os.scandir(directory) as entries:
+        return sum(1 for entry in entries if entry.name.endswith(suffix))
+
+
+def check_file_counts(recording: Recording, dirs: list[str]) -> dict[str, int]:
+    """Files per modality directory; every modality must have one file per frame, and
+    ACIVW must have the frames its video_time.txt promises."""
+    suffixes = FILE_SUFFIXES[recording.layout]
+    counts = {name: count_files(recording.modality_dir(name), suffixes[name]) for name in dirs}
+    described = ", ".join(f"{name}/ holds {n} {suffixes[name]} files" for name, n in counts.items())
+    if len(set(counts.values())) > 1:
+        raise RawDataError(recording.raw_dir, f"{described}: every modality needs one file per frame")
+    count = next(iter(counts.values()))
+    needed = recording.seconds * FRAMES_PER_RECORD if recording.layout == ACIVW else 1
+    if count < needed:
+        raise RawDataError(recording.raw_dir, f"{described}, but {recording.seconds} s need {needed} frames")
+    return counts
+
+
+def pad_acoustic_image(mfcc: np.ndarray) -> np.ndarray:
+    """Zero padding at the front of each axis up to 36 x 48 x 12, as AVIA's converter did."""
+    pad = [(target - size, 0) for target, size in zip(AUDIO_IMAGE_SHAPE, mfcc.shape)]
+    return np.pad(mfcc, pad) if any(before for before, _ in pad) else mfcc
+
+
+def resized_frame(frame: np.ndarray) -> np.ndarray:
+    """ACIVW's frame resize: short side to 224, sizes truncated, OpenCV's bicubic (so the
+    pixels equal those of the original converter)."""
+    height, width = frame.shape[:2]
+    scale = ACIVW_SHORT_SIDE / min(height, width)
+    size = (int(width * scale), int(height * scale))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+
+
+def read_jpeg(path: Path) -> tuple[bytes, tuple[int, int, int]]:
+    """A JPEG file's bytes, checked for truncation, and its decoded shape (height, width, 3)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RawDataError(path, "missing file") from None
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise RawDataError(path, "not a JPEG file (no start-of-image marker)")
+    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise RawDataError(path, f"truncated JPEG file ({len(data)} bytes, no end-of-image marker)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except OSError as err:
+        raise RawDataError(path, f"not a readable JPEG file ({err})") from err
+    return data, (height, width, 3)
+
+
+@functools.lru_cache(maxsize=2)
+def _geometry(path: str):
+    from dualcam.geometry import Geometry
+
+    try:
+        return Geometry.load(path)
+    except ValueError as err:
+        raise RawDataError(path, str(err).removeprefix(f"{path}: ")) from None
+
+
+def _beamformed(audio: list[np.ndarray], paths: list[Path], geometry_path: str) -> np.ndarray:
+    from dualcam.beamforming import acoustic_images
+
+    geometry = _geometry(geometry_path)
+    for frame, path in zip(audio, paths):
+        if frame.shape[0] != geometry.num_mics:
+            problem = f"{frame.shape[0]} microphones; beamforming needs the array's {geometry.num_mics}"
+            raise RawDataError(path, problem)
+    return acoustic_images(np.stack(audio), geometry)
+
+
+def _same_shapes(shapes: list[tuple], paths: list[Path], what: str) -> None:
+    for shape, path in zip(shapes, paths):
+        if shape != shapes[0]:
+            raise RawDataError(path, f"{what} {shape} differs from the {shapes[0]} of {paths[0].name}")
+
+
+def read_second(
+    recording: Recording,
+    second: int,
+    modalities: tuple[str, ...],
+    counts: dict[str, int],
+    geometry_path: str | None = None,
+) -> dict:
+    """The keyword arguments of `schema.make_sequence_example` for one second."""
+    def numbers(name: str) -> list[int]:
+        return recording.frame_numbers(second, counts[name])
+
+    arrays: dict = {}
+    beamform = recording.beamformed(modalities)
+    if AUDIO_DATA in modalities or beamform:
+        paths = [recording.frame_file(AUDIO_DIR, n) for n in numbers(AUDIO_DIR)]
+        reader = layouts.read_dc if recording.layout == ACIVW else layouts.read_npy
+        audio = [reader(path) for path in paths]
+        _same_shapes([a.shape for a in audio], paths, "audio of shape")
+        if AUDIO_DATA in modalities:
+            # The original ACIVW converter kept microphone 0 of the 128.
+            kept = [a[:1] for a in audio] if recording.layout == ACIVW else audio
+            arrays[AUDIO_DATA] = np.stack(kept)
+        if beamform:
+            if geometry_path is None:
+                problem = "missing directory, and no array geometry to beamform"
+                raise RawDataError(recording.modality_dir(MFCC_DIR), problem)
+            arrays[AUDIO_IMAGE] = _beamformed(audio, paths, geometry_path)
+    if AUDIO_IMAGE in modalities and not beamform:
+        paths = [recording.frame_file(MFCC_DIR, n) for n in numbers(MFCC_DIR)]
+        arrays[AUDIO_IMAGE] = np.stack([pad_acoustic_image(layouts.read_mat(path)) for path in paths])
+    if VIDEO in modalities:
+        paths = [recording.frame_file(VIDEO_DIR, n) for n in numbers(VIDEO_DIR)]
+        if recording.layout == ACIVW:
+            frames = [resized_frame(layouts.read_image(path)) for path in paths]
+            _same_shapes([f.shape for f in frames], paths, "resized frame of shape")
+            arrays[VIDEO] = np.stack(frames)
+        else:
+            encoded, shapes = zip(*(read_jpeg(path) for path in paths))
+            _same_shapes(list(shapes), paths, "frame of shape")
+            arrays[VIDEO] = list(encoded)
+            arrays["video_shape"] = shapes[0]
+    return arrays

@@ -1,0 +1,67 @@
+"""Converts raw recordings into one GZIP TFRecord per second (see dataloader/schema.py).
+
+    # ACIVW (run `python framecount.py ROOT_RAW_DIR 0` first)
+    python convert_data.py ROOT_RAW_DIR OUT_DIR --modalities 0 1 2
+    # AVIA: the root of the .mat files, then the root of the raw files
+    python convert_data.py ROOT_DIR ROOT_RAW_DIR OUT_DIR --modalities 0 1 2
+
+Modalities: 0 acoustic images, 1 raw audio, 2 video (default: all). The layout is
+recognised from the directory names, or named with --layout. ACIVW converts the seconds
+framecount.py counted, frames resized to 224 x 298; AVIA converts 30 seconds per
+recording, wrapping shorter ones around, and keeps the JPEG files. A re-run resumes: complete
+records are kept, the rest written. Bad input stops the run with the file and the problem,
+or with --skip_bad leaves that recording out and lists it at the end.
+"""
+import argparse
+import os
+import sys
+
+from conversion.convert import convert_dataset
+from dataloader.schema import FLAVOURS, modalities_from_flags
+from dualcam.layouts import RawDataError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="[ROOT_DIR] ROOT_RAW_DIR OUT_DIR")
+    parser.add_argument("--modalities", nargs="*", type=int, choices=(0, 1, 2),
+                        help="0: acoustic images, 1: raw audio, 2: video (default: all)")
+    parser.add_argument("--layout", choices=FLAVOURS, help="the raw layout (default: recognised)")
+    parser.add_argument("--workers", type=int, default=1, help="recordings converted in parallel")
+    parser.add_argument("--skip_bad", action="store_true",
+                        help="leave out recordings with missing, truncated or malformed files, and list them")
+    parser.add_argument("--overwrite", action="store_true", help="write every record again")
+    parser.add_argument("--beamform", action="store_true",
+                        help="compute the acoustic images of recordings that have 128-microphone "
+                             "audio but no MFCC_Image, with the array geometry file")
+    parser.add_argument("--geometry", help="array geometry file (default: array_geometry.json at a root)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if len(args.dirs) not in (2, 3):
+        parser.error("give ROOT_RAW_DIR OUT_DIR (one root) or ROOT_DIR ROOT_RAW_DIR OUT_DIR (two roots)")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    *roots, out_dir = (os.path.abspath(os.path.expanduser(d)) for d in args.dirs)
+    mat_root, raw_root = roots if len(roots) == 2 else roots * 2
+    try:
+        summary = convert_dataset(
+            mat_root, raw_root, out_dir,
+            layout=args.layout,
+            modalities=modalities_from_flags(args.modalities),
+            workers=args.workers,
+            skip_bad=args.skip_bad,
+            overwrite=args.overwrite,
+            beamform=args.beamform,
+            geometry=args.geometry,
+            progress=not args.quiet,
+        )
+    except (RawDataError, ValueError) as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
+    print(summary.report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

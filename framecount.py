@@ -1,0 +1,39 @@
+"""Counts the seconds of every video of a dataset: run `framecount.py ROOT 0` on a raw
+ACIVW dataset before convert_data.py, which converts the seconds it counts.
+
+    python framecount.py ROOT 0    # frames (12 per second) of ROOT/class_*/data_*/video
+    python framecount.py ROOT 1    # records of a converted dataset
+
+Writes video_time.txt per video, class_time.txt per class, and datadir.txt,
+timedataset.txt, videodataset.txt at ROOT. AVIA trees (Location_*/Subject_*/Action_*) are
+counted the same way.
+"""
+import argparse
+import sys
+
+from conversion import framecount
+from conversion.recordings import detect_layout
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("path", help="dataset root")
+    parser.add_argument("flag", type=int, choices=(0, 1),
+                        help="0: count raw video frames, 1: count TFRecords")
+    parser.add_argument("--layout", choices=("acivw", "avia"), help="the tree's layout (default: recognised)")
+    args = parser.parse_args(argv)
+    try:
+        layout = args.layout or detect_layout(args.path)
+        lengths = framecount.count_seconds(args.path, bool(args.flag), layout)
+        print(framecount.write_summaries(args.path, lengths), end="")
+    except (OSError, ValueError) as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
+    for note in framecount.warnings(lengths, layout, bool(args.flag)):
+        print(f"warning: {note}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

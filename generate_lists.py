@@ -1,0 +1,80 @@
+"""Writes the split lists of a converted dataset (see conversion/lists.py for the rules).
+
+    # AVIA, the original split (seed 42): ROOT/10_seconds_location_1/lists/*.txt
+    python generate_lists.py ROOT --num_samples 10 --split_mode 0 --location 1
+    # ... no recording shared between splits: ROOT/10_seconds_location_1_recording_disjoint/
+    python generate_lists.py ROOT --num_samples 10 --location 1 --disjoint recording
+    # ACIVW, per-class greedy duration split: ROOT/lists/*.txt
+    python generate_lists.py ROOT
+    # move existing lists to where the data is now (several OLD prefixes may map to one NEW)
+    python generate_lists.py LISTS --rewrite_prefix /Dataset/acivw /data/acivw \\
+                                   --rewrite_prefix /dataset/acivw /data/acivw
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from conversion import lists
+from conversion.recordings import detect_layout
+from dataloader.schema import ACIVW, FLAVOURS
+
+
+def rewrite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    files = lists.list_files(args.root)
+    if not files:
+        parser.exit(1, f"{parser.prog}: error: {args.root}: no list files (text files of .tfrecord paths)\n")
+    for path in files:
+        rewritten, unmatched = lists.rewrite_prefixes(path, args.rewrite_prefix)
+        note = f", {unmatched} matching no prefix" if unmatched else ""
+        print(f"{path}: {rewritten} paths rewritten{note}")
+        lines = path.read_text().split()
+        missing = [line for line in lines if os.path.isabs(line) and not os.path.exists(line)]
+        if missing:
+            print(f"warning: {path}: {len(missing)} paths do not exist, e.g. {missing[0]}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("root",
+                        help="converted dataset root (with --rewrite_prefix: a list file or a directory)")
+    parser.add_argument("--location", type=int, choices=range(1, 4),
+                        help="AVIA: only this location (1, 2, 3)")
+    parser.add_argument("--num_samples", type=int, default=1, help="AVIA: consecutive seconds per block")
+    parser.add_argument("--split_mode", type=int, choices=range(3), default=0,
+                        help="0: training/validation/testing, 1: training/validation, 2: all in dataset.txt")
+    parser.add_argument("--disjoint", choices=lists.DISJOINT_UNITS,
+                        help="AVIA: split whole recordings or subjects, so no split sees another's")
+    parser.add_argument("--seed", type=int, default=lists.SEED, help="AVIA shuffle seed (the original's: 42)")
+    parser.add_argument("--layout", choices=FLAVOURS, help="the tree's layout (default: recognised)")
+    parser.add_argument("--relative", action="store_true", help="paths relative to ROOT instead of absolute")
+    parser.add_argument("--rewrite_prefix", nargs=2, action="append", metavar=("OLD", "NEW"),
+                        help="rewrite the OLD prefix of the paths in existing lists to NEW (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        if args.rewrite_prefix:
+            rewrite(parser, args)
+            return 0
+        layout = args.layout or detect_layout(args.root)
+        if layout == ACIVW:
+            if args.location is not None or args.num_samples != 1 or args.disjoint:
+                parser.error("--location, --num_samples and --disjoint are AVIA options "
+                             "(ACIVW splits are video-disjoint)")
+            splits = lists.acivw_splits(args.root, args.split_mode)
+            out_dir = Path(os.path.abspath(args.root)) / "lists"
+        else:
+            splits = lists.avia_splits(args.root, args.location, args.num_samples, args.split_mode, args.seed,
+                                       args.disjoint)
+            out_dir = lists.avia_lists_dir(args.root, args.num_samples, args.location, args.disjoint)
+        written = lists.write_lists(out_dir, splits, args.root if args.relative else None)
+    except (OSError, ValueError) as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
+    for path, count in written.items():
+        print(f"{path}: {count} records")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

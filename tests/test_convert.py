@@ -1,0 +1,362 @@
+import io
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import raw_data
+from PIL import Image
+
+import convert_data
+from conversion import convert, recordings
+from conversion.convert import convert_dataset
+from dataloader import schema
+from dualcam import layouts
+from dualcam.layouts import RawDataError
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSETS = [s for n in (1, 2, 3) for s in itertools.combinations(schema.MODALITIES, n)]
+ACIVW_SECONDS = {(0, 1): 2.5, (3, 2): 1.0}  # 2.5 s: the half second left over is not converted
+AVIA_FRAMES = {(3, 9, 13): 20}  # 20 frames wrap around to fill 30 records
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def acivw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("acivw_raw")
+    data = raw_data.write_acivw(root, ACIVW_SECONDS)
+    for (c, v), seconds in ACIVW_SECONDS.items():
+        raw_data.write_video_time(root, c, v, int(seconds))
+    return root, data
+
+
+@pytest.fixture(scope="module")
+def avia(tmp_path_factory):
+    root = tmp_path_factory.mktemp("avia_raw")
+    data = raw_data.write_avia(root / "mat", root / "raw", AVIA_FRAMES)
+    return root, data
+
+
+def _check_acivw(out: Path, data: dict, modalities: tuple[str, ...]) -> None:
+    for (c, v), arrays in data.items():
+        directory = out / f"class_{c}" / f"data_{v:03d}"
+        seconds = int(ACIVW_SECONDS[(c, v)])
+        names = [f"Data_{s + 1:03d}.tfrecord" for s in range(seconds)]
+        assert sorted(p.name for p in directory.iterdir()) == names
+        for second, name in enumerate(names):
+            parsed = schema.read_record_file(directory / name, "acivw", modalities)
+            assert (parsed["classes"], parsed["location"]) == (c, v)
+            expected = raw_data.acivw_expected(arrays, second)
+            for modality in modalities:
+                np.testing.assert_array_equal(parsed[modality], expected[modality])
+            if "video" in modalities:
+                assert parsed["video"].shape == (12, 224, 298, 3)
+
+
+def _check_avia(out: Path, raw_root: Path, data: dict, modalities: tuple[str, ...]) -> None:
+    for (loc, subject, action), arrays in data.items():
+        directory = out / f"Location_{loc:02d}" / f"Subject_{subject:02d}" / f"Action_{action + 1:03d}"
+        assert len(list(directory.iterdir())) == 30
+        raw_video = raw_root / layouts.avia_relative_dir(loc, subject, action) / "video"
+        paths = [str(directory / f"Data_{second + 1:03d}.tfrecord") for second in range(30)]
+        dataset = schema.record_dataset(paths).map(
+            lambda s: schema.parse_sequence_example(s, "avia", modalities, decode_video=False))
+        for second, parsed in enumerate(dataset.as_numpy_iterator()):
+            assert (parsed["action"], parsed["location"], parsed["subject"]) == (action, loc - 1, subject - 1)
+            expected = raw_data.avia_expected(arrays, second)
+            for modality in set(modalities) - {"video"}:
+                np.testing.assert_array_equal(parsed[modality], expected[modality])
+            if "video" in modalities:
+                numbers = raw_data.avia_frame_numbers(second, len(arrays["mfcc"]))
+                jpegs = [(raw_video / layouts.jpeg_name(n + 1)).read_bytes() for n in numbers]
+                assert list(parsed["video"]) == jpegs  # the camera's files, unchanged
+                assert [int(parsed[k]) for k in schema.SIZE_KEYS["video"]] == [480, 640, 3]
+        assert second == 29
+        if "video" in modalities:
+            decoded = schema.read_record_file(directory / "Data_030.tfrecord", "avia", ("video",))["video"]
+            expected = np.stack([np.asarray(Image.open(io.BytesIO(j)).convert("RGB")) for j in jpegs])
+            np.testing.assert_array_equal(decoded, expected)
+
+
+@pytest.mark.parametrize("modalities", SUBSETS, ids="+".join)
+def test_acivw_round_trip_gives_back_the_raw_values(acivw, tmp_path, modalities):
+    root, data = acivw
+    summary = convert_dataset(root, root, tmp_path, modalities=modalities, progress=False)
+    assert (summary.recordings, summary.records_written, summary.skipped) == (2, 3, [])
+    _check_acivw(tmp_path, data, modalities)
+
+
+@pytest.mark.parametrize("modalities", SUBSETS, ids="+".join)
+def test_avia_round_trip_gives_back_the_raw_values(avia, tmp_path, modalities):
+    root, data = avia
+    summary = convert_dataset(root / "mat", root / "raw", tmp_path, modalities=modalities, progress=False)
+    assert (summary.recordings, summary.records_written, summary.seconds) == (1, 30, 30)
+    assert summary.bytes_written == sum(p.stat().st_size for p in tmp_path.rglob("*.tfrecord"))
+    _check_avia(tmp_path, root / "raw", data, modalities)
+
+
+def test_avia_pads_small_acoustic_images_at_the_front_and_keeps_all_microphones(tmp_path):
+    data = raw_data.write_avia(tmp_path / "mat", tmp_path / "raw", {(2, 1, 4): 12}, mics=3)
+    mat_dir = tmp_path / "mat" / layouts.avia_relative_dir(2, 1, 4) / "MFCC_Image"
+    small = np.random.default_rng(3).standard_normal((12, 30, 40, 10)).astype(np.float32)
+    for i, image in enumerate(small):
+        (mat_dir / layouts.mat_name(i + 1)).write_bytes(layouts.mat_bytes(image))
+    modalities = ("audio_image", "audio_data")
+    convert_dataset(tmp_path / "mat", tmp_path / "raw", tmp_path / "out", modalities=modalities,
+                    progress=False)
+    record = tmp_path / "out/Location_02/Subject_01/Action_005/Data_030.tfrecord"
+    parsed = schema.read_record_file(record, "avia", modalities)
+    assert parsed["audio_image"].shape == (12, 36, 48, 12)
+    np.testing.assert_array_equal(parsed["audio_image"][:, 6:, 8:, 2:], small)
+    assert not parsed["audio_image"][:, :6].any() and not parsed["audio_image"][:, :, :8].any()
+    np.testing.assert_array_equal(parsed["audio_data"], data[(2, 1, 4)]["audio"][:, :3])
+
+
+@pytest.mark.slow  # two processes importing TensorFlow on two cores: 10 to 20 s
+def test_two_workers_write_the_same_bytes_as_one(acivw, tmp_path):
+    root, _ = acivw
+    one = convert_dataset(root, root, tmp_path / "one", progress=False)
+    two = convert_dataset(root, root, tmp_path / "two", workers=2, progress=False)
+    assert (two.recordings, two.records_written, two.bytes_written) == (2, 3, one.bytes_written)
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "two")
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def test_interrupted_conversion_resumes_to_the_same_files(acivw, tmp_path, monkeypatch):
+    root, _ = acivw
+    convert_dataset(root, root, tmp_path / "whole", progress=False)
+
+    calls = []
+    real_read_second = recordings.read_second
+
+    def read_then_die(*args, **kwargs):
+        if len(calls) == 2:
+            raise _Interrupted  # the process dies while reading its third record
+        calls.append(args[1])
+        return real_read_second(*args, **kwargs)
+
+    monkeypatch.setattr(convert.rec, "read_second", read_then_die)
+    with pytest.raises(_Interrupted):
+        convert_dataset(root, root, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    done = sorted(p for p in (tmp_path / "resumed").rglob("*.tfrecord"))
+    assert len(done) == 2 and not list((tmp_path / "resumed").rglob("*.partial"))
+    # A kill in the middle of a write leaves a temporary file: it must not count as done.
+    names = [p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.tfrecord")]
+    partial = next(tmp_path / "resumed" / n for n in names if not (tmp_path / "resumed" / n).exists())
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    (partial.parent / (partial.name + ".partial")).write_bytes(b"half a record")
+    stamps = {p: p.stat().st_mtime_ns for p in done}
+
+    summary = convert_dataset(root, root, tmp_path / "resumed", progress=False)
+    assert (summary.records_present, summary.records_written) == (2, 1)
+    assert {p: p.stat().st_mtime_ns for p in done} == stamps  # complete records were not rewritten
+    assert _tree(tmp_path / "resumed") == _tree(tmp_path / "whole")
+
+
+@pytest.mark.slow
+def test_killed_cli_conversion_resumes_to_the_same_files(avia_pair, tmp_path):
+    root = avia_pair
+    args = [sys.executable, str(REPO / "convert_data.py"), str(root / "mat"), str(root / "raw")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run(args + [str(tmp_path / "whole"), "--quiet"], check=True, env=env, capture_output=True)
+    process = subprocess.Popen(args + [str(tmp_path / "killed"), "--quiet"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "killed").rglob("*.tfrecord"))) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 40 <= len(list((tmp_path / "killed").rglob("*.tfrecord"))) < 60
+    subprocess.run(args + [str(tmp_path / "killed"), "--quiet"], check=True, env=env, capture_output=True)
+    assert _tree(tmp_path / "killed") == _tree(tmp_path / "whole")
+
+
+def _copy(tree: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "raw"
+    shutil.copytree(tree, target)
+    return target
+
+
+def _acivw_file(root: Path, name: str, i: int) -> Path:
+    recording = layouts.acivw_recording_dir(root, 0, 1)
+    namer = {"MFCC_Image": layouts.mat_name, "audio": layouts.dc_name, "video": layouts.bmp_name}[name]
+    return recording / name / namer(i)
+
+
+def _truncate(path: Path, keep: int = 100) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _video_time(root: Path) -> Path:
+    return layouts.acivw_recording_dir(root, 0, 1) / "video_time.txt"
+
+
+ACIVW_BAD_INPUTS = {
+    "missing video_time": (lambda r: _video_time(r).unlink(),
+                           "data_001/video_time.txt: missing file: run `python framecount.py ROOT 0`"),
+    "malformed video_time": (lambda r: _video_time(r).write_text("12"),
+                             "video_time.txt: expected 'video seconds: N', found '12'"),
+    "too few frames": (lambda r: raw_data.write_video_time(r, 0, 1, 3),
+                       "class_0/data_001: MFCC_Image/ holds 30 .mat files, audio/ holds 30 .dc files, "
+                       "video/ holds 30 .bmp files, but 3 s need 36 frames"),
+    "modalities disagree": (lambda r: _acivw_file(r, "audio", 30).unlink(),
+                            "audio/ holds 29 .dc files.*every modality needs one file per frame"),
+    "missing mat": (lambda r: _acivw_file(r, "MFCC_Image", 14).rename(_acivw_file(r, "MFCC_Image", 99)),
+                    "MFCC_Image/Data_14.mat: missing file"),
+    "truncated mat": (lambda r: _truncate(_acivw_file(r, "MFCC_Image", 20)),
+                      "MFCC_Image/Data_20.mat: not a readable .mat file"),
+    "truncated dc": (lambda r: _truncate(_acivw_file(r, "audio", 13)),
+                     r"audio/A_000013.dc: 100 bytes, expected 524288 \(128 mics x 1024 int32 samples\)"),
+    "malformed bmp": (lambda r: _acivw_file(r, "video", 24).write_bytes(b"BM not really"),
+                      "video/I_000024.bmp: not a readable image"),
+    "no acoustic images": (lambda r: shutil.rmtree(layouts.acivw_recording_dir(r, 0, 1) / "MFCC_Image"),
+                           r"class_0/data_001/MFCC_Image: missing directory \(--beamform computes"),
+}
+
+
+@pytest.mark.parametrize("case", ACIVW_BAD_INPUTS)
+def test_bad_acivw_input_stops_with_the_file_and_the_problem(acivw, tmp_path, case):
+    root = _copy(acivw[0], tmp_path)
+    damage, message = ACIVW_BAD_INPUTS[case]
+    damage(root)
+    with pytest.raises(RawDataError, match=message):
+        convert_dataset(root, root, tmp_path / "out", progress=False)
+
+    summary = convert_dataset(root, root, tmp_path / "skipping", skip_bad=True, progress=False)
+    assert summary.recordings == 1 and len(summary.skipped) == 1
+    path, problem = summary.skipped[0]
+    assert "class_0/data_001" in path and problem in summary.report()
+    assert [p.relative_to(tmp_path) for p in (tmp_path / "skipping").rglob("*.tfrecord")] == [
+        Path("skipping/class_3/data_002/Data_001.tfrecord")  # and nothing of class_0/data_001, even partly
+    ]
+
+
+def _avia_file(root: Path, tree: str, name: str, i: int) -> Path:
+    directory = root / tree / layouts.avia_relative_dir(1, 2, 0) / name
+    namer = {"MFCC_Image": layouts.mat_name, "audio": layouts.npy_name, "video": layouts.jpeg_name}[name]
+    return directory / namer(i)
+
+
+AVIA_BAD_INPUTS = {  # damage, the error expected, the modality that reads the damaged file
+    "truncated jpeg": (lambda r: _truncate(_avia_file(r, "raw", "video", 7), 5000),
+                       "video/I_000007.jpeg: truncated JPEG file", "video"),
+    "not a jpeg": (lambda r: _avia_file(r, "raw", "video", 3).write_bytes(b"GIF89a"),
+                   "video/I_000003.jpeg: not a JPEG file", "video"),
+    "malformed npy": (lambda r: np.save(_avia_file(r, "raw", "audio", 5), np.zeros((1, 1024), np.float32)),
+                      r"audio/A_000005.npy: audio is float32 \(1, 1024\), expected int32", "audio_data"),
+    "wrong mat variable": (lambda r: _avia_file(r, "mat", "MFCC_Image", 2).write_bytes(
+                               layouts.mat_bytes(np.zeros((36, 48, 12))).replace(b"MFCC", b"Beam")),
+                           "MFCC_Image/Data_2.mat: no 'MFCC' variable", "audio_image"),
+    "missing raw recording": (lambda r: shutil.rmtree(r / "raw" / layouts.avia_relative_dir(1, 2, 0)),
+                              "raw/Location_01/Subject_02/Action_000/audio: missing directory", "audio_data"),
+}
+
+
+@pytest.fixture(scope="module")
+def avia_pair(tmp_path_factory):
+    """Two recordings: the one damaged by the bad-input tests, and one that stays good."""
+    root = tmp_path_factory.mktemp("avia_pair")
+    raw_data.write_avia(root / "mat", root / "raw", {(1, 2, 0): 14, (2, 1, 5): 12})
+    return root
+
+
+@pytest.mark.parametrize("case", AVIA_BAD_INPUTS)
+def test_bad_avia_input_stops_with_the_file_and_the_problem(avia_pair, tmp_path, case):
+    root = _copy(avia_pair, tmp_path)
+    damage, message, modality = AVIA_BAD_INPUTS[case]
+    damage(root)
+    with pytest.raises(RawDataError, match=message):
+        convert_dataset(root / "mat", root / "raw", tmp_path / "out", progress=False)
+    summary = convert_dataset(root / "mat", root / "raw", tmp_path / "skipping", modalities=(modality,),
+                              skip_bad=True, progress=False)
+    assert (summary.recordings, summary.records_written, len(summary.skipped)) == (1, 30, 1)
+    assert len(list((tmp_path / "skipping").rglob("*.tfrecord"))) == 30
+
+
+def test_cli_reports_bad_input_and_exit_code(acivw, tmp_path, capsys):
+    root = _copy(acivw[0], tmp_path)
+    (layouts.acivw_recording_dir(root, 3, 2) / "video_time.txt").unlink()
+    with pytest.raises(SystemExit) as stop:
+        convert_data.main([str(root), str(tmp_path / "out"), "--modalities", "1"])
+    assert stop.value.code == 1
+    error = capsys.readouterr().err
+    assert f"error: {root}/class_3/data_002/video_time.txt: missing file: run `python framecount.py" in error
+
+    argv = [str(root), str(tmp_path / "out"), "--modalities", "1", "--skip_bad", "--quiet"]
+    assert convert_data.main(argv) == 0
+    report = capsys.readouterr().out
+    assert "recordings: 1 converted, 1 skipped" in report and "records: 2 written" in report
+    assert f"skipped {root}/class_3/data_002/video_time.txt: missing file" in report
+
+
+def test_a_rerun_with_other_modalities_is_refused(acivw, tmp_path):
+    root, _ = acivw
+    convert_dataset(root, root, tmp_path, modalities=("audio_data",), progress=False)
+    with pytest.raises(ValueError, match="converted as .*'audio_data'.* this run asks for .*'video'"):
+        convert_dataset(root, root, tmp_path, modalities=("audio_data", "video"), progress=False)
+    summary = convert_dataset(root, root, tmp_path, modalities=("audio_data", "video"), overwrite=True,
+                              progress=False)
+    assert summary.records_written == 3
+    record = tmp_path / "class_3/data_002/Data_001.tfrecord"
+    parsed = schema.read_record_file(record, "acivw", ("audio_data", "video"))
+    assert parsed["video"].shape == (12, 224, 298, 3)
+
+
+def test_layout_is_recognised_or_must_be_named(acivw, avia, tmp_path):
+    assert recordings.detect_layout(acivw[0]) == "acivw"
+    assert recordings.detect_layout(avia[0] / "raw") == "avia"
+    with pytest.raises(ValueError, match="no recording directories.*--layout"):
+        recordings.detect_layout(tmp_path)
+
+
+def test_acoustic_images_are_beamformed_when_only_raw_audio_exists(tmp_path):
+    from dualcam.beamforming import acoustic_images
+    from dualcam.geometry import GEOMETRY_FILENAME, default_geometry
+
+    data = raw_data.write_acivw(tmp_path, {(2, 5): 1.0}, seed=9)
+    raw_data.write_video_time(tmp_path, 2, 5, 1)
+    shutil.rmtree(layouts.acivw_recording_dir(tmp_path, 2, 5) / "MFCC_Image")
+    with pytest.raises(RawDataError, match="missing array geometry file"):
+        convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("audio_image",), beamform=True,
+                        progress=False)
+    geometry = default_geometry()
+    geometry.save(tmp_path / GEOMETRY_FILENAME)
+    convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("audio_image",), beamform=True,
+                    progress=False)
+    record = tmp_path / "out/class_2/data_005/Data_001.tfrecord"
+    parsed = schema.read_record_file(record, "acivw", ("audio_image",))
+    np.testing.assert_array_equal(parsed["audio_image"], acoustic_images(data[(2, 5)]["audio"], geometry))
+
+
+def test_the_tools_start_without_tensorflow():
+    """Importing TensorFlow takes seconds: only the processes that write or read records do."""
+    code = "import sys, convert_data, framecount, generate_lists; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_acivw_in_two_roots_converts_as_in_one(acivw, tmp_path):
+    """The original A converter took a root of .mat files and a root of raw files, and read
+    video_time.txt from the .mat tree; framecount.py writes it in the raw tree."""
+    root, _ = acivw
+    convert_dataset(root, root, tmp_path / "one_root", progress=False)
+    mat, raw = tmp_path / "mat", _copy(root, tmp_path)
+    for relative, _ in recordings.find_recording_dirs(raw, "acivw"):
+        (mat / relative).mkdir(parents=True)
+        shutil.move(raw / relative / "MFCC_Image", mat / relative / "MFCC_Image")
+    shutil.move(raw / "class_0/data_001/video_time.txt", mat / "class_0/data_001/video_time.txt")
+    assert convert_data.main([str(mat), str(raw), str(tmp_path / "two_roots"), "--quiet"]) == 0
+    assert _tree(tmp_path / "two_roots") == _tree(tmp_path / "one_root")
