@@ -57,8 +57,8 @@ class ImageLogger(keras.callbacks.Callback):
         if frames is None or frames.shape[-1] != 3:
             return
         pictures = {}
-        if "acoustic_images" in self.batch:
-            energy = np.asarray(self.batch["acoustic_images"])[..., 0].mean(axis=1)
+        if "acoustic_image" in self.batch:
+            energy = np.asarray(self.batch["acoustic_image"])[..., 0].mean(axis=1)
             pictures["acoustic_energy"] = [images.overlay(f, e) for f, e in zip(frames, energy)]
         maps = getattr(self.model, "maps", None)
         if maps is not None:

@@ -45,7 +45,7 @@ def test_image_logger_writes_acoustic_energy_and_attention(tmp_path):
             return np.ones((2, 12, 16, 4)), np.ones((2, 12, 16, 4))
 
     batch = {"video": np.zeros((2, 1, 48, 64, 3), np.float32),
-             "acoustic_images": np.random.default_rng(0).normal(size=(2, 3, 36, 48, 12)).astype(np.float32)}
+             "acoustic_image": np.random.default_rng(0).normal(size=(2, 3, 36, 48, 12)).astype(np.float32)}
     logger = ImageLogger(str(tmp_path), batch)
     logger.set_model(FakeStage())
     logger.on_epoch_end(0)

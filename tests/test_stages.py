@@ -11,7 +11,7 @@ from trainer.stages import Distiller, SelfSupervised, Supervised, TrackEpoch, Tr
 def _batch(rng, batch=4, acoustic_frames=2, video_frames=1, classes=10):
     ids = np.arange(batch) % 2  # two recordings, two samples each
     return {
-        "acoustic_images": rng.normal(size=(batch, acoustic_frames, 36, 48, 12)).astype(np.float32)
+        "acoustic_image": rng.normal(size=(batch, acoustic_frames, 36, 48, 12)).astype(np.float32)
         + ids[:, None, None, None, None],
         "video": rng.normal(size=(batch, video_frames, 224, 298, 3)).astype(np.float32),
         "spectrogram": rng.normal(size=(batch, 200, 1, 257)).astype(np.float32),

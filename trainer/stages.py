@@ -47,7 +47,9 @@ def recording_ids(data: dict, keys: Sequence[str]) -> tf.Tensor:
 
 
 def _select(data: dict, keys: Sequence[str]):
-    return data[keys[0]] if len(keys) == 1 else {key: data[key] for key in keys}
+    """The inputs of a network, in the order of its inputs (loader keys need not match the
+    networks' input names)."""
+    return data[keys[0]] if len(keys) == 1 else [data[key] for key in keys]
 
 
 class _Stage(keras.Model):
@@ -88,7 +90,7 @@ class _Stage(keras.Model):
 
 
 class SelfSupervised(_Stage):
-    def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_images",
+    def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
                  video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
                  margin: float = 0.2, hard_from_epoch: int = 3, **kwargs):
         super().__init__(**kwargs)
@@ -138,7 +140,7 @@ class Transfer(SelfSupervised):
     """(1 - alpha) * triplet(HearNet, video) + alpha * triplet(HearNet, frozen DualCamNet)."""
 
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, teacher: keras.Model,
-                 teacher_key: str = "acoustic_images", audio_key: str = "spectrogram", alpha: float = 0.5,
+                 teacher_key: str = "acoustic_image", audio_key: str = "spectrogram", alpha: float = 0.5,
                  **kwargs):
         super().__init__(audio_net, video_net, audio_key=audio_key, **kwargs)
         teacher.trainable = False
@@ -176,7 +178,7 @@ class Distiller(_Stage):
     """(1 - weight) * CE(labels, student) + weight * soft term of a frozen teacher."""
 
     def __init__(self, student: keras.Model, teacher: keras.Model, student_keys: Sequence[str],
-                 teacher_keys: Sequence[str] = ("acoustic_images",), label_key: str = "action",
+                 teacher_keys: Sequence[str] = ("acoustic_image",), label_key: str = "action",
                  temperature: float = 4.0, weight: float = 0.5, original: bool = False, **kwargs):
         super().__init__(**kwargs)
         teacher.trainable = False
