@@ -1,0 +1,304 @@
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+from models.layers import CLASSIFIER, EMBEDDING
+from models.registry import DEFAULT_INPUTS, MODELS, build_model
+
+BIG = {"resnet50", "temporal_resnet50", "avmodel"}
+SLOW_TO_COMPILE = BIG | {"resnet18_v1"}  # XLA takes over 30 s on two cores
+# Inputs small enough to train on two CPU cores in seconds, for the tests that train or save.
+SMALL = {
+    "dualcamnet": {"num_frames": 8},
+    "dualcamnet_v2": {"num_frames": 4},
+    "dualcamnet_v2_teacher": {"num_frames": 4},
+    "hearnet_a": {},
+    "hearnet_b": {},
+    "soundnet5": {"num_samples": 60_000},
+    "resnet18_v1": {"num_frames": 2, "frame_shape": (64, 96, 3)},
+    "resnet50": {"num_frames": 2, "frame_shape": (64, 64, 3)},
+    "temporal_resnet50": {"num_frames": 2, "frame_shape": (64, 64, 3)},
+    "avmodel": {"video_frames": 2, "acoustic_frames": 4, "frame_shape": (64, 64, 3)},
+}
+EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
+    "dualcamnet": (24, 12, 16, 128),
+    "dualcamnet_v2": (12, 1024),
+    "dualcamnet_v2_teacher": (12, 1024),
+    "hearnet_a": (128,),
+    "hearnet_b": (128,),
+    "soundnet5": (1024,),
+    "resnet18_v1": (2, 12, 16, 128),
+    "resnet50": (5, 2048),
+    "temporal_resnet50": (5, 2048),
+    "avmodel": (5, 3072),
+}
+PAPER_CLASSES = {"dualcamnet": 10, "hearnet_a": 10, "resnet18_v1": 10}  # (A); the rest are (B)'s, 14
+
+
+def slow_if_in(slow, names=MODELS):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in names]
+
+
+@functools.cache
+def paper_model(name, mode):
+    """Built once for the tests that only read it: the big ones take seconds to build."""
+    return build_model(name, mode=mode)
+
+
+def random_inputs(model, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((batch, *i.shape[1:])).astype("float32") for i in model.inputs]
+    return arrays if len(arrays) > 1 else arrays[0]
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known models: avmodel, dualcamnet, dualcamnet_v2") as error:
+        build_model("resnet_18")
+    assert all(name in str(error.value) for name in MODELS)
+    assert set(DEFAULT_INPUTS) == set(MODELS) == set(SMALL) == set(EMBEDDING_SHAPES)
+    assert set(EXPECTED_PARAMETERS) == {(name, mode) for name in MODELS for mode in (EMBEDDING, CLASSIFIER)}
+
+
+@pytest.mark.parametrize("mode", [EMBEDDING, CLASSIFIER])
+@pytest.mark.parametrize("name", MODELS)
+def test_output_shapes_at_the_papers_sizes(name, mode):
+    model = paper_model(name, mode)
+    assert [(i.name, tuple(i.shape[1:])) for i in model.inputs] == list(DEFAULT_INPUTS[name].items())
+    outputs = model(random_inputs(model, batch=1), training=False)
+    expected = EMBEDDING_SHAPES[name] if mode == EMBEDDING else (PAPER_CLASSES.get(name, 14),)
+    assert tuple(outputs.shape) == (1, *expected)
+    assert outputs.dtype == "float32"
+    assert np.all(np.isfinite(outputs))
+
+
+def test_audio_and_video_maps_share_the_acoustic_grid():
+    # (A)'s objective multiplies the two maps cell by cell: they must have one grid.
+    audio = build_model("dualcamnet", mode=EMBEDDING, num_frames=24)
+    video = build_model("resnet18_v1", mode=EMBEDDING, num_frames=2)
+    assert audio.output.shape[2:] == video.output.shape[2:] == (12, 16, 128)
+
+
+def test_other_input_lengths():
+    assert build_model("hearnet_b", num_classes=3, num_frames=700).output.shape == (None, 3)
+    with pytest.raises(ValueError, match="56,798"):
+        build_model("soundnet5", num_samples=44_100)
+
+
+# Parameter counts worked out from the architectures in SPEC.md, layer by layer.
+def conv(kernel, cin, cout, bias=True):
+    return int(np.prod(kernel)) * cin * cout + (cout if bias else 0)
+
+
+def dense(cin, cout):
+    return cin * cout + cout
+
+
+def bn(channels):
+    return 4 * channels  # gamma, beta, moving mean, moving variance
+
+
+def basic_unit(cin, filters, stride):
+    shortcut = conv(1, cin, filters, bias=False) + bn(filters) if cin != filters or stride != 1 else 0
+    first = conv((3, 3), cin, filters, bias=False) + bn(filters)
+    return first + conv((3, 3), filters, filters, bias=False) + bn(filters) + shortcut
+
+
+def bottleneck_unit(cin, filters, first):
+    shortcut = conv(1, cin, 4 * filters) + bn(4 * filters) if first else 0
+    return (conv(1, cin, filters) + bn(filters) + conv((3, 3), filters, filters) + bn(filters)
+            + conv(1, filters, 4 * filters) + bn(4 * filters) + shortcut)
+
+
+def resnet50_features():
+    total, cin = conv((7, 7), 3, 64) + bn(64), 64
+    for filters, units in ((64, 3), (128, 4), (256, 6), (512, 3)):
+        for unit in range(units):
+            total += bottleneck_unit(cin, filters, first=unit == 0)
+            cin = 4 * filters
+    return total
+
+
+def resnet18_map():
+    total, cin = conv((7, 7), 3, 64, bias=False) + bn(64), 64
+    for filters, stride in ((64, 1), (128, 2), (256, 2)):
+        total += basic_unit(cin, filters, stride) + basic_unit(filters, filters, 1)
+        cin = filters
+    return total + conv((3, 4), 256, 128, bias=False) + bn(128)
+
+
+TEMPORAL = sum(conv((3, 1, 1), f, f) for f in (64, 128, 256, 512))
+DUALCAMNET_MAP = conv((7, 1, 1), 12, 12) + conv((5, 5), 12, 32) + conv((5, 5), 32, 128)
+DUALCAMNET_V2_FULL1 = conv((7, 1, 1), 12, 12) + conv((5, 5), 12, 32) + conv((5, 5), 32, 64) + conv((9, 12), 64, 1024)
+HEARNET_CONVS = conv(11, 257, 128) + conv(5, 128, 256) + conv(3, 256, 256) + conv(1, 1024, 1024)
+HEARNET_EMBEDDING = dense(1024, 1000) + dense(1000, 128)
+SOUNDNET_CONV6 = sum(conv(k, cin, cout) + bn(cout) for k, cin, cout in
+                     ((64, 1, 32), (32, 32, 64), (16, 64, 128), (8, 128, 256), (16, 256, 1024))) + conv(1, 1024, 1024)
+HEAD_B = dense(1000, 14)
+EXPECTED_PARAMETERS = {
+    ("dualcamnet", EMBEDDING): DUALCAMNET_MAP,
+    ("dualcamnet", CLASSIFIER): DUALCAMNET_MAP + dense(128, 10),
+    ("dualcamnet_v2", EMBEDDING): DUALCAMNET_V2_FULL1,
+    ("dualcamnet_v2", CLASSIFIER): DUALCAMNET_V2_FULL1 + dense(1024, 1000) + HEAD_B,
+    ("dualcamnet_v2_teacher", EMBEDDING): DUALCAMNET_V2_FULL1,
+    ("dualcamnet_v2_teacher", CLASSIFIER): DUALCAMNET_V2_FULL1 + dense(1024, 1000) + HEAD_B,
+    ("hearnet_a", EMBEDDING): HEARNET_CONVS + conv(1, 256, 1024) + HEARNET_EMBEDDING,
+    ("hearnet_a", CLASSIFIER): HEARNET_CONVS + conv(1, 256, 1024) + HEARNET_EMBEDDING + dense(128, 10),
+    ("hearnet_b", EMBEDDING): HEARNET_CONVS + conv(4, 256, 1024) + HEARNET_EMBEDDING,
+    ("hearnet_b", CLASSIFIER): HEARNET_CONVS + conv(4, 256, 1024) + HEARNET_EMBEDDING + dense(128, 14),
+    ("soundnet5", EMBEDDING): SOUNDNET_CONV6,
+    ("soundnet5", CLASSIFIER): SOUNDNET_CONV6 + dense(1024, 1000) + HEAD_B,
+    ("resnet18_v1", EMBEDDING): resnet18_map(),
+    ("resnet18_v1", CLASSIFIER): resnet18_map() + dense(128, 10),
+    ("resnet50", EMBEDDING): resnet50_features(),
+    ("resnet50", CLASSIFIER): resnet50_features() + dense(2048, 14),
+    ("temporal_resnet50", EMBEDDING): resnet50_features() + TEMPORAL,
+    ("temporal_resnet50", CLASSIFIER): resnet50_features() + TEMPORAL + dense(2048, 14),
+    ("avmodel", EMBEDDING): resnet50_features() + DUALCAMNET_V2_FULL1,
+    ("avmodel", CLASSIFIER): resnet50_features() + DUALCAMNET_V2_FULL1 + dense(3072, 1000) + HEAD_B,
+}
+
+
+def test_hand_counts_agree_with_published_resnet50():
+    assert resnet50_features() == 23_587_712  # keras.applications.ResNet50(include_top=False)
+
+
+@pytest.mark.parametrize(("name", "mode"), EXPECTED_PARAMETERS)
+def test_parameter_counts(name, mode):
+    assert paper_model(name, mode).count_params() == EXPECTED_PARAMETERS[name, mode]
+
+
+def test_only_logits_and_temporal_convolutions_train_on_the_pretrained_backbone():
+    resnet = build_model("resnet50", num_frames=2, frame_shape=(64, 64, 3))
+    assert sum(int(np.prod(w.shape)) for w in resnet.trainable_weights) == dense(2048, 14)
+    temporal = build_model("temporal_resnet50", num_frames=2, frame_shape=(64, 64, 3))
+    assert sum(int(np.prod(w.shape)) for w in temporal.trainable_weights) == dense(2048, 14) + TEMPORAL
+
+
+def test_initialisation_and_weight_decay_as_the_originals():
+    dualcam = build_model("dualcamnet")
+    kernel = dualcam.get_layer("conv3").kernel.numpy()
+    # Truncated at two standard deviations, as tf.truncated_normal_initializer(0, 0.01).
+    assert 0.0085 < kernel.std() < 0.0092 and np.abs(kernel).max() <= 0.02
+    assert not np.any(dualcam.get_layer("conv3").bias.numpy())
+
+    hearnet = build_model("hearnet_a")
+    kernels = [hearnet.get_layer(f"conv{i}").kernel.numpy() for i in range(1, 6)]
+    # slim's l2_regularizer(5e-4) adds 5e-4 * tf.nn.l2_loss(w) = 5e-4 * sum(w^2) / 2 per conv.
+    expected = sorted(5e-4 * np.sum(k.astype(np.float64) ** 2) / 2 for k in kernels)
+    np.testing.assert_allclose(sorted(float(loss) for loss in hearnet.losses), expected, rtol=1e-5)
+
+
+def test_dualcamnet_mixes_time_only_in_its_first_layer():
+    model = build_model("dualcamnet", mode=EMBEDDING, num_frames=16)
+    x = np.random.default_rng(1).standard_normal((1, 16, 36, 48, 12)).astype("float32")
+    changed = x.copy()
+    changed[0, 8] += 1.0
+    difference = np.abs(model(changed) - model(x)).max(axis=(0, 2, 3, 4))
+    # The 7x1x1 convolution reaches 3 frames either side; the 2-D layers no further.
+    assert np.all(difference[5:12] > 0)
+    assert np.all(difference[:5] == 0) and np.all(difference[12:] == 0)
+
+
+def test_dualcamnet_logits_are_the_frame_mean_of_dense_on_the_summed_map():
+    model = build_model("dualcamnet", num_frames=6)
+    x = np.random.default_rng(2).standard_normal((2, 6, 36, 48, 12)).astype("float32")
+    conv_map = keras.Model(model.input, model.get_layer("conv3").output)(x).numpy()  # (12, 12, 16, 128)
+    weights, bias = model.get_layer("full1").get_weights()
+    per_frame = conv_map.sum(axis=(1, 2)) @ weights + bias
+    np.testing.assert_allclose(model(x), per_frame.reshape(2, 6, 10).mean(axis=1), rtol=1e-4, atol=1e-6)
+
+
+def test_resnet50_treats_frames_independently():
+    model = build_model("resnet50", mode=EMBEDDING, num_frames=3, frame_shape=(64, 64, 3))
+    x = random_inputs(model, batch=1)
+    changed = x.copy()
+    changed[0, 1] += 1.0
+    difference = np.abs(model(changed) - model(x)).max(axis=(0, 2))
+    assert difference[1] > 0 and difference[0] == difference[2] == 0
+
+
+def test_temporal_resnet50_starts_as_resnet50_frame_by_frame():
+    kwargs = {"mode": EMBEDDING, "num_frames": 3, "frame_shape": (64, 64, 3)}
+    resnet, temporal = build_model("resnet50", **kwargs), build_model("temporal_resnet50", **kwargs)
+    rng = np.random.default_rng(3)
+    for layer in resnet.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):  # statistics other than the 0/1 defaults
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([gamma, beta, rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2, variance.shape)])
+        if layer.weights:
+            temporal.get_layer(layer.name).set_weights(layer.get_weights())
+    x = random_inputs(resnet, batch=2)
+    reference = resnet(x, training=False).numpy()
+    np.testing.assert_allclose(temporal(x, training=False), reference, rtol=1e-5, atol=1e-5)
+
+    # A trained temporal kernel mixes neighbouring frames: the frames really are wired in time.
+    layer = temporal.get_layer("conv5_block2_temporal_conv")
+    kernel, bias = layer.get_weights()
+    kernel[0] = 0.5 * kernel[1]
+    layer.set_weights([kernel, bias])
+    changed = x.copy()
+    changed[:, 0] += 1.0
+    moved = np.abs(temporal(changed, training=False) - temporal(x, training=False)).max(axis=(0, 2))
+    assert moved[1] > 0 and moved[2] == 0
+
+
+@pytest.mark.parametrize("name", slow_if_in({"resnet50"}))  # temporal_resnet50 covers its layers
+def test_save_and_load_reproduce_outputs(name, tmp_path):
+    model = build_model(name, **SMALL[name])
+    x = random_inputs(model, batch=2)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
+    assert loaded.count_params() == model.count_params()
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)
+
+
+@pytest.fixture
+def mixed_float16():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.mark.parametrize("name", slow_if_in(SLOW_TO_COMPILE))
+def test_mixed_precision_and_xla_train_every_model(name, mixed_float16):
+    model = build_model(name, num_classes=3, **SMALL[name])
+    assert any(layer.compute_dtype == "float16" for layer in model.layers)
+    assert model.output.dtype == "float32"
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  jit_compile=True)
+    x = random_inputs(model, batch=2)
+    y = np.eye(3, dtype="float32")[[0, 2]]
+    assert np.isfinite(model.train_on_batch(x, y))
+    # Float16 convolutions run eagerly on a CPU are slow: the symbolic dtype is enough here.
+    assert build_model(name, mode=EMBEDDING, **SMALL[name]).output.dtype == "float32"
+
+
+def test_avmodel_learns_a_separable_task():
+    keras.utils.set_random_seed(5)
+    model = build_model("avmodel", num_classes=2, video_frames=1, acoustic_frames=2, frame_shape=(32, 32, 3))
+    rng = np.random.default_rng(5)
+    labels = np.arange(8) % 2
+    acoustic = rng.standard_normal((8, 2, 36, 48, 12)).astype("float32")
+    acoustic[:, :, :18] += np.where(labels == 1, 1.0, -1.0)[:, None, None, None, None]  # upper half: the label
+    # The untrained ResNet-50's frozen batch norms hold 0/1 statistics and do not rescale:
+    # small frames keep its features near the size a pretrained one gives.
+    video = 0.01 * rng.standard_normal((8, 1, 32, 32, 3)).astype("float32")
+    x = [video, acoustic]
+    # Eager: ten small steps cost less than tracing the ResNet-50 graph.
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss, run_eagerly=True)
+    first = model.evaluate(x, labels, verbose=0)
+    for _ in range(10):
+        model.train_on_batch(x, labels)
+    assert model.evaluate(x, labels, verbose=0) < 0.7 * first
+    # Only the acoustic stream and the shared head train; the video stream is frozen.
+    head = model.get_layer("fc1").trainable_weights + model.get_layer("fc2").trainable_weights
+    acoustic_stream = model.get_layer("dualcamnet_v2").trainable_weights
+    assert len(model.trainable_weights) == len(head) + len(acoustic_stream) == 4 + 8
