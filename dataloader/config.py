@@ -1,0 +1,173 @@
+"""What a sample is (`LoaderConfig`) and how fast it is made (`Throughput`), kept apart as
+in DMVR: changing a throughput knob never changes what a model sees.
+
+Inputs a sample can hold (any subset, all from one time window):
+    acoustic_image  float32 (12 L, 36, 48, 12): every frame of the window
+    video           float32 (nr_frames, H, W, 3): RGB, ImageNet RGB means subtracted
+    audio           int32 (12,288 L, audio_mics): the raw microphone samples at 12,288 Hz
+    waveform        float32 (22,050 L, 1): microphone 0 resampled, peak-normalised (SoundNet)
+    spectrogram     float32 (T, 1, 257): STFT magnitude of the waveform (HearNet)
+where L is `sample_length` in seconds. Labels are one-hot float32 under the names of
+`LABELS`, and every sample carries `recording` (its directory, string) and `first_second`
+(the number s of its first record `Data_{s:03d}.tfrecord`, int32).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from dataloader.schema import ACIVW, AUDIO_DATA, AUDIO_IMAGE, AUDIO_SAMPLES, AVIA, FLAVOURS, FRAMES_PER_RECORD, VIDEO
+
+ACOUSTIC_IMAGE, VIDEO_FRAMES, AUDIO = "acoustic_image", "video", "audio"
+WAVEFORM, SPECTROGRAM = "waveform", "spectrogram"
+INPUTS = (ACOUSTIC_IMAGE, VIDEO_FRAMES, AUDIO, WAVEFORM, SPECTROGRAM)
+MODALITY_OF = {ACOUSTIC_IMAGE: AUDIO_IMAGE, VIDEO_FRAMES: VIDEO, AUDIO: AUDIO_DATA, WAVEFORM: AUDIO_DATA,
+               SPECTROGRAM: AUDIO_DATA}
+RECORDING, FIRST_SECOND = "recording", "first_second"
+
+# (context key, output name, one-hot depth). ACIVW's `location` is the video's number inside
+# its class, so it is output as `video_index`; the depths are the originals'.
+LABELS = {
+    ACIVW: (("classes", "classes", 10), ("location", "video_index", 61)),
+    AVIA: (("action", "action", 14), ("location", "location", 3), ("subject", "subject", 9)),
+}
+
+RECORD_RATE = FRAMES_PER_RECORD * AUDIO_SAMPLES  # 12,288 Hz: 12 frames of 1024 samples a second
+WAVEFORM_RATE = 22_050
+RGB_MEAN = (123.68, 116.78, 103.94)  # ImageNet means in R, G, B order; frames are decoded as RGB
+NORMALISATIONS = ("mean_std", "min_max")
+RESAMPLERS = ("sinc", "tfio")
+
+
+@dataclasses.dataclass(frozen=True)
+class LoaderConfig:
+    """The semantics of a sample.
+
+    Windows: the records of a list are grouped by directory (one recording) and sorted by
+    their number s; a clip is a run of consecutive seconds of one recording (normally the
+    whole recording), cut to its first `total_length` seconds if that is set. A window is
+    `sample_length` consecutive seconds inside one clip. With `training`, every epoch draws
+    `number_of_crops` window starts per clip, uniformly and independently, from
+    (seed, epoch) and shuffles all windows; otherwise the windows are the clip's consecutive
+    non-overlapping ones, in list order, and `number_of_crops` is not used.
+
+    Video: `nr_frames` frames (default one per second) picked from the window's 12 L frames
+    by `np.linspace(0, 12 L - 1, nr_frames)` truncated to integers; each frame is resized
+    (bilinear) so its short side is `video_short_side`, unless it is already, then
+    centre-cropped to `video_size`.
+
+    Audio: `resampler` "sinc" is this package's in-graph polyphase filter, "tfio" the
+    tensorflow-io op (20x slower; see `dataloader.audio`). The spectrogram is the STFT
+    magnitude as `tf.signal.stft` makes it (periodic Hann window, no end padding), so 2 s at
+    step 219 give 200 frames and 5 s at step 220 give 500; `normalisation` "mean_std" (A) or "min_max" (B)
+    uses the statistics file at `stats_path` written by `python -m dataloader.stats`.
+    """
+
+    flavour: str
+    inputs: tuple[str, ...]
+    sample_length: int = 1
+    total_length: int | None = None
+    number_of_crops: int = 1
+    training: bool = False
+    seed: int = 0
+    nr_frames: int | None = None
+    video_short_side: int | None = None
+    video_size: tuple[int, int] = (224, 298)
+    flip_acoustic_images: bool = False
+    audio_mics: int = 1
+    resampler: str = "sinc"
+    frame_length: int = 440
+    frame_step: int = 219
+    fft_length: int = 512
+    normalisation: str | None = None
+    stats_path: str | None = None
+    drop_remainder: bool | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.flavour not in FLAVOURS:
+            problems.append(f"flavour {self.flavour!r} is not one of {FLAVOURS}")
+        unknown = [name for name in self.inputs if name not in INPUTS]
+        if unknown or not self.inputs or len(set(self.inputs)) != len(self.inputs):
+            problems.append(f"inputs must be distinct names among {INPUTS}, got {self.inputs}")
+        if self.sample_length < 1 or self.number_of_crops < 1 or self.audio_mics < 1:
+            problems.append("sample_length, number_of_crops and audio_mics must be at least 1")
+        if self.total_length is not None and self.total_length < self.sample_length:
+            problems.append(f"total_length {self.total_length} is shorter than sample_length {self.sample_length}")
+        if not 1 <= self.num_video_frames <= self.frames_per_sample:
+            problems.append(f"nr_frames must be in 1..{self.frames_per_sample}, got {self.nr_frames}")
+        if self.resampler not in RESAMPLERS:
+            problems.append(f"resampler {self.resampler!r} is not one of {RESAMPLERS}")
+        if self.normalisation not in (None, *NORMALISATIONS):
+            problems.append(f"normalisation {self.normalisation!r} is not one of {NORMALISATIONS} or None")
+        if self.frame_length > self.waveform_length:
+            problems.append(f"frame_length {self.frame_length} is longer than the waveform ({self.waveform_length})")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The record modalities the inputs are made from, in schema order."""
+        needed = {MODALITY_OF[name] for name in self.inputs}
+        return tuple(m for m in (AUDIO_IMAGE, AUDIO_DATA, VIDEO) if m in needed)
+
+    @property
+    def frames_per_sample(self) -> int:
+        return FRAMES_PER_RECORD * self.sample_length
+
+    @property
+    def num_video_frames(self) -> int:
+        return self.sample_length if self.nr_frames is None else self.nr_frames
+
+    @property
+    def audio_length(self) -> int:
+        return RECORD_RATE * self.sample_length
+
+    @property
+    def waveform_length(self) -> int:
+        return WAVEFORM_RATE * self.sample_length
+
+    @property
+    def spectrogram_frames(self) -> int:
+        return 1 + (self.waveform_length - self.frame_length) // self.frame_step
+
+    @property
+    def spectrogram_bins(self) -> int:
+        return self.fft_length // 2 + 1
+
+    @property
+    def labels(self) -> tuple[tuple[str, str, int], ...]:
+        return LABELS[self.flavour]
+
+    @property
+    def batch_drops_remainder(self) -> bool:
+        """Training batches have a static size; evaluation keeps every window."""
+        return self.training if self.drop_remainder is None else self.drop_remainder
+
+
+AUTOTUNE = -1  # tf.data.AUTOTUNE, without importing TensorFlow here
+
+
+@dataclasses.dataclass(frozen=True)
+class Throughput:
+    """How fast samples are made; none of it changes which samples.
+
+    `cycle_length` windows are read at once, each from its GZIP files in order, by
+    `parallel_calls` threads. `cache` ("" for memory, else a file prefix) keeps the
+    preprocessed samples of an evaluation pipeline after the first epoch; training windows
+    change every epoch, so a training pipeline refuses it. `service_address` sends the
+    pipeline to a tf.data service dispatcher ("grpc://host:port"), whose workers split the
+    windows among themselves (distributed_epoch), so each is made once per epoch.
+    `deterministic` None means deterministic exactly when not training.
+    """
+
+    parallel_calls: int = AUTOTUNE
+    cycle_length: int = 8
+    read_buffer_bytes: int | None = None  # TFRecordDataset's default
+    prefetch: int = AUTOTUNE
+    cache: str | None = None
+    service_address: str | None = None
+    service_job_name: str | None = None
+    deterministic: bool | None = None
+
+
+DEFAULT_THROUGHPUT = Throughput()

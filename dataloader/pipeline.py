@@ -1,0 +1,341 @@
+"""The input pipeline of every stage: one tf.data pipeline in named phases, as in DMVR.
+
+    read         windows (`dataloader.windows`) -> the window's serialized records, read in
+                 time order from its GZIP files, `cycle_length` windows at a time
+    parse        all records of a window in one batched parse, of only the features needed
+    sample       the frames each input uses (video: `nr_frames` of the window's 12 L)
+    decode       bytes -> arrays, only of what was picked
+    preprocess   arrays -> network inputs, labels -> one-hot; static shapes
+    batch        `batch_size` samples
+    postprocess  functions of whole batches (none by default)
+
+Parse to preprocess run as one map over windows. Each of those phases is an ordered dict of
+named functions `features -> features`, keyed by the input they make; `default_phases`
+builds them from a `LoaderConfig`, and a stage changes a sample by adding, replacing or
+removing functions, never by copying the pipeline:
+
+    phases = default_phases(config)
+    phases["preprocess"]["video"] = my_augmentation
+    dataset = make_dataset("lists/training.txt", config, batch_size=64, phases=phases)
+
+Every modality of a sample comes from the same window, whose start is the only random
+draw (made in `dataloader.windows` from the seed and the epoch), so acoustic images, audio
+and video cover the same seconds by construction.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from dataloader import audio, schema, video
+from dataloader.config import (
+    ACOUSTIC_IMAGE,
+    AUDIO,
+    DEFAULT_THROUGHPUT,
+    FIRST_SECOND,
+    RECORD_RATE,
+    RECORDING,
+    SPECTROGRAM,
+    VIDEO_FRAMES,
+    WAVEFORM,
+    WAVEFORM_RATE,
+    LoaderConfig,
+    Throughput,
+)
+from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
+from dataloader.stats import load_normalisation
+from dataloader.windows import PATHS, find_clips, read_list, window_dataset, windows_per_epoch
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+Features = dict[str, "tf.Tensor"]
+Step = Callable[[Features], Features]
+PHASES = ("parse", "sample", "decode", "preprocess", "postprocess")
+SERIALIZED = "serialized"
+AUDIO_FRAMES = "audio_frames"  # int32 (12 L, mics, 1024), as the records hold it
+FRAME_BYTES = {m: schema.SEQUENCE_KEYS[m] for m in schema.MODALITIES}
+
+
+def _check(condition: tf.Tensor, problem: str, features: Features) -> tf.Operation:
+    """A failed check names the window's files and what was wrong with them."""
+    import tensorflow as tf
+
+    return tf.debugging.Assert(condition, [problem, "in", features[PATHS]], summarize=64)
+
+
+def _parse(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    context_spec = schema.context_spec(config.flavour, config.modalities)
+    sequence_spec = schema.sequence_spec(config.modalities)
+    length = config.sample_length
+
+    def parse(features: Features) -> Features:
+        features = dict(features)
+        serialized = features.pop(SERIALIZED)
+        # Each file holds one record; `read` batches one more than a window needs so that
+        # a file with extra records shows up here instead of shifting the window.
+        with tf.control_dependencies([_check(tf.equal(tf.size(serialized), length),
+                                             "a file does not hold exactly one record", features)]):
+            serialized = tf.ensure_shape(tf.identity(serialized), [length])
+        context, sequences, lengths = tf.io.parse_sequence_example(
+            serialized, context_features=context_spec, sequence_features=sequence_spec,
+            example_names=features[PATHS],
+        )
+        checks = [_check(tf.reduce_all(tf.equal(lengths[key], FRAMES_PER_RECORD)),
+                       f"a record does not hold {FRAMES_PER_RECORD} frames of {key}", features)
+                  for key in sequences]
+        with tf.control_dependencies(checks):
+            for key, frames in sequences.items():
+                features[key] = tf.reshape(frames, [config.frames_per_sample])
+        features.update({key: value[0] for key, value in context.items()})
+        return features
+
+    return parse
+
+
+def _pick_video_frames(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    indices = tf.constant(video.frame_indices(config.frames_per_sample, config.num_video_frames))
+
+    def pick(features: Features) -> Features:
+        key = FRAME_BYTES[VIDEO]
+        return {**features, key: tf.gather(features[key], indices)}
+
+    return pick
+
+
+def _decode_raw(features: Features, modality: str, dtype: tf.DType, frame_shape: list) -> tf.Tensor:
+    import tensorflow as tf
+
+    frames = features.pop(FRAME_BYTES[modality])
+    frame_bytes = tf.reduce_prod(tf.cast(tf.stack(frame_shape), tf.int32)) * dtype.size
+    sizes = ", ".join(schema.SIZE_KEYS[modality])
+    ok = tf.reduce_all(tf.equal(tf.strings.length(frames), frame_bytes))
+    with tf.control_dependencies([_check(ok, f"{modality} frames do not have the size of {sizes}", features)]):
+        values = tf.io.decode_raw(frames, dtype, little_endian=True)
+    return tf.reshape(values, tf.stack([-1, *frame_shape]))
+
+
+def _decode_acoustic_image(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    def decode(features: Features) -> Features:
+        features = dict(features)
+        sizes = [features.pop(key) for key in schema.SIZE_KEYS[AUDIO_IMAGE]]
+        ok = tf.reduce_all(tf.equal(tf.stack(sizes), AUDIO_IMAGE_SHAPE))
+        with tf.control_dependencies([_check(ok, f"acoustic images are not {AUDIO_IMAGE_SHAPE}", features)]):
+            images = _decode_raw(features, AUDIO_IMAGE, tf.float32, sizes)
+        features[ACOUSTIC_IMAGE] = tf.ensure_shape(images, [config.frames_per_sample, *AUDIO_IMAGE_SHAPE])
+        return features
+
+    return decode
+
+
+def _decode_audio(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    def decode(features: Features) -> Features:
+        features = dict(features)
+        mics, samples = (features.pop(key) for key in schema.SIZE_KEYS[AUDIO_DATA])
+        ok = tf.logical_and(tf.equal(samples, AUDIO_SAMPLES), tf.greater_equal(mics, config.audio_mics))
+        problem = f"audio frames are not {AUDIO_SAMPLES} samples of at least {config.audio_mics} microphone(s)"
+        with tf.control_dependencies([_check(ok, problem, features)]):
+            features[AUDIO_FRAMES] = _decode_raw(features, AUDIO_DATA, tf.int32, [mics, samples])
+        return features
+
+    return decode
+
+
+def _decode_video(features: Features) -> Features:
+    features = dict(features)
+    sizes = [features.pop(key) for key in schema.SIZE_KEYS[VIDEO]]
+    features[VIDEO_FRAMES] = schema.decode_video_frames(features.pop(FRAME_BYTES[VIDEO]), *sizes)
+    return features
+
+
+def _flip_acoustic_images(features: Features) -> Features:
+    import tensorflow as tf
+
+    return {**features, ACOUSTIC_IMAGE: tf.reverse(features[ACOUSTIC_IMAGE], axis=[1, 2])}
+
+
+def _preprocess_video(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    shape = [config.num_video_frames, *config.video_size, 3]
+
+    def preprocess(features: Features) -> Features:
+        frames = video.resize_and_crop(features[VIDEO_FRAMES], config.video_short_side, config.video_size)
+        return {**features, VIDEO_FRAMES: tf.ensure_shape(video.subtract_mean(frames), shape)}
+
+    return preprocess
+
+
+def _raw_audio(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    def raw(features: Features) -> Features:
+        frames = features[AUDIO_FRAMES][:, :config.audio_mics, :]
+        samples = tf.reshape(tf.transpose(frames, [0, 2, 1]), [config.audio_length, config.audio_mics])
+        return {**features, AUDIO: samples}
+
+    return raw
+
+
+def _waveform(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    def waveform(features: Features) -> Features:
+        mic0 = tf.reshape(features[AUDIO_FRAMES][:, 0, :], [config.audio_length])
+        signal = tf.cast(mic0, tf.float32) / 2.0**31
+        resampled = audio.resample(signal, RECORD_RATE, WAVEFORM_RATE, config.resampler)
+        return {**features, WAVEFORM: audio.peak_normalise(resampled)[:, tf.newaxis]}
+
+    return waveform
+
+
+def _spectrogram(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    shift, scale = load_normalisation(config)
+    shape = [config.spectrogram_frames, 1, config.spectrogram_bins]
+
+    def spectrogram(features: Features) -> Features:
+        magnitude = audio.spectrogram(features[WAVEFORM][:, 0], config.frame_length, config.frame_step,
+                                      config.fft_length)
+        if shift is not None:
+            magnitude = (magnitude - shift) / scale
+        return {**features, SPECTROGRAM: tf.ensure_shape(magnitude[:, tf.newaxis, :], shape)}
+
+    return spectrogram
+
+
+def _one_hot_labels(config: LoaderConfig) -> Step:
+    import tensorflow as tf
+
+    def one_hot(features: Features) -> Features:
+        features = dict(features)
+        checks = []
+        for key, name, depth in config.labels:
+            value = features.pop(key)
+            in_range = tf.logical_and(value >= 0, value < depth)
+            checks.append(_check(in_range, f"label {key} is outside 0..{depth - 1}", features))
+            features[name] = tf.one_hot(value, depth)
+        with tf.control_dependencies(checks):
+            return {key: tf.identity(value) for key, value in features.items()}
+
+    return one_hot
+
+
+def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
+    """The functions of each phase that make `config`'s inputs, in order."""
+    inputs = set(config.inputs)
+    phases: dict[str, dict[str, Step]] = {phase: {} for phase in PHASES}
+    phases["parse"]["records"] = _parse(config)
+    if VIDEO_FRAMES in inputs:
+        phases["sample"][VIDEO_FRAMES] = _pick_video_frames(config)
+        phases["decode"][VIDEO_FRAMES] = _decode_video
+        phases["preprocess"][VIDEO_FRAMES] = _preprocess_video(config)
+    if ACOUSTIC_IMAGE in inputs:
+        phases["decode"][ACOUSTIC_IMAGE] = _decode_acoustic_image(config)
+        if config.flip_acoustic_images:
+            phases["preprocess"][ACOUSTIC_IMAGE] = _flip_acoustic_images
+    if inputs & {AUDIO, WAVEFORM, SPECTROGRAM}:
+        phases["decode"][AUDIO] = _decode_audio(config)
+    if AUDIO in inputs:
+        phases["preprocess"][AUDIO] = _raw_audio(config)
+    if inputs & {WAVEFORM, SPECTROGRAM}:
+        phases["preprocess"][WAVEFORM] = _waveform(config)
+    if SPECTROGRAM in inputs:
+        phases["preprocess"][SPECTROGRAM] = _spectrogram(config)
+    phases["preprocess"]["labels"] = _one_hot_labels(config)
+    return phases
+
+
+def output_keys(config: LoaderConfig) -> tuple[str, ...]:
+    return (*config.inputs, *(name for _, name, _ in config.labels), RECORDING, FIRST_SECOND)
+
+
+def _compose(steps: Sequence[Step]) -> Step:
+    def run(features: Features) -> Features:
+        for step in steps:
+            features = step(features)
+        return features
+
+    return run
+
+
+def record_paths(records: str | os.PathLike | Sequence[str], root: str | os.PathLike | None = None) -> list[str]:
+    """A list file's record paths, or the given paths themselves."""
+    if isinstance(records, str | os.PathLike):
+        return read_list(records, root)
+    return [os.path.join(root, path) if root is not None else path for path in records]
+
+
+def make_dataset(
+    records: str | os.PathLike | Sequence[str],
+    config: LoaderConfig,
+    throughput: Throughput = DEFAULT_THROUGHPUT,
+    *,
+    batch_size: int,
+    epochs: int | None = 1,
+    first_epoch: int = 0,
+    root: str | os.PathLike | None = None,
+    phases: dict[str, dict[str, Step]] | None = None,
+) -> tf.data.Dataset:
+    """Batches of dicts (`output_keys(config)` -> tensors) from a list file of records (or
+    the record paths themselves; relative paths are relative to `root`).
+
+    `epochs` None repeats forever; training epochs are numbered from `first_epoch`, and the
+    crops of epoch e depend only on (config.seed, e). `windows.windows_per_epoch` gives the
+    samples of one epoch.
+    """
+    import tensorflow as tf
+
+    if throughput.cache is not None and config.training:
+        raise ValueError("cache keeps the first epoch's samples, but training draws new windows every epoch; "
+                         "cache evaluation pipelines only")
+    phases = default_phases(config) if phases is None else phases
+    deterministic = not config.training if throughput.deterministic is None else throughput.deterministic
+    length = config.sample_length
+    clips = find_clips(record_paths(records, root), config.total_length)
+
+    def read(window: Features) -> tf.data.Dataset:
+        files = tf.data.TFRecordDataset(window[PATHS], compression_type=schema.COMPRESSION,
+                                        buffer_size=throughput.read_buffer_bytes)
+        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(window), files.batch(length + 1)))
+
+    keys = output_keys(config)
+    per_sample = _compose([step for phase in PHASES[:-1] for step in phases[phase].values()])
+
+    def make_sample(window: Features, serialized: tf.Tensor) -> Features:
+        features = per_sample({**window, SERIALIZED: serialized})
+        return {key: features[key] for key in keys}
+
+    dataset = window_dataset(clips, config, epochs, first_epoch)
+    dataset = dataset.interleave(read, cycle_length=throughput.cycle_length,
+                                 num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    dataset = dataset.map(make_sample, num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    if throughput.cache is not None:
+        dataset = dataset.cache(throughput.cache)
+    dataset = dataset.batch(batch_size, drop_remainder=config.batch_drops_remainder,
+                            num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    if phases["postprocess"]:
+        dataset = dataset.map(_compose(list(phases["postprocess"].values())),
+                              num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    if epochs is not None and throughput.service_address is None:
+        # A known length lets Keras end an epoch on its last batch; without it Keras runs one
+        # more step that finds no data, and still counts it in the optimizer's iterations.
+        samples = windows_per_epoch(clips, config)
+        per_epoch = samples // batch_size if config.batch_drops_remainder else -(-samples // batch_size)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(per_epoch * epochs))
+    if throughput.service_address is not None:
+        dataset = dataset.apply(tf.data.experimental.service.distribute(
+            processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,
+            service=throughput.service_address, job_name=throughput.service_job_name,
+        ))
+    return dataset.prefetch(throughput.prefetch)

@@ -1,0 +1,134 @@
+"""From a list of record files to the windows a pipeline reads.
+
+A list holds one record path per line (absolute, or relative to a root). The records of
+one recording are the files of one directory, `Data_{s:03d}.tfrecord` holding second s.
+A clip is a run of consecutive seconds of one recording present in the list: the whole
+recording as the converters write it, or the blocks of it that a split list kept (AVIA's
+original lists put neighbouring blocks of a recording in different splits), so a window
+of consecutive seconds never spans a gap, nor two recordings.
+
+Training windows are drawn in the graph from (seed, epoch) with stateless random ops: the
+same seed gives the same crops, every epoch gives new ones, and the pipeline needs no
+Python state, so it also runs on tf.data service workers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dataloader.config import FIRST_SECOND, RECORDING, LoaderConfig
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+RECORD_NAME = re.compile(r"Data_(\d+)\.tfrecord")
+PATHS = "paths"
+
+
+def read_list(path: str | os.PathLike, root: str | os.PathLike | None = None) -> list[str]:
+    """The record paths of a list file; relative lines are taken relative to `root`."""
+    with open(path) as file:
+        lines = [line.strip() for line in file if line.strip()]
+    relative = [line for line in lines if not os.path.isabs(line)]
+    if relative and root is None:
+        raise ValueError(f"{path}: holds relative paths ({relative[0]}); give the root they are relative to")
+    return [line if os.path.isabs(line) else os.path.join(root, line) for line in lines]
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    recording: str  # the recording's directory, as the list names it
+    first_second: int
+    paths: tuple[str, ...]  # seconds first_second, first_second + 1, ...
+
+
+def find_clips(paths: Sequence[str], total_length: int | None = None) -> list[Clip]:
+    """Clips in the order their recordings first appear in the list, each recording's in
+    time order; each clip cut to its first `total_length` seconds if that is set."""
+    seconds: dict[str, dict[int, str]] = {}
+    for path in paths:
+        match = RECORD_NAME.fullmatch(os.path.basename(path))
+        if match is None:
+            raise ValueError(f"{path}: not a record file name (Data_NNN.tfrecord)")
+        recording, second = os.path.dirname(path), int(match.group(1))
+        records = seconds.setdefault(recording, {})
+        if second in records:
+            raise ValueError(f"{path}: second {second} of {recording} is listed twice ({records[second]})")
+        records[second] = path
+    clips = []
+    for recording, records in seconds.items():
+        run: list[int] = []
+        for second in sorted(records):
+            if run and second != run[-1] + 1:
+                clips.append(_clip(recording, run, records, total_length))
+                run = []
+            run.append(second)
+        clips.append(_clip(recording, run, records, total_length))
+    return clips
+
+
+def _clip(recording: str, run: list[int], records: dict[int, str], total_length: int | None) -> Clip:
+    run = run[:total_length] if total_length else run
+    return Clip(recording, run[0], tuple(records[second] for second in run))
+
+
+def windows_per_epoch(clips: Sequence[Clip], config: LoaderConfig) -> int:
+    """Samples one epoch holds (before batching)."""
+    lengths = np.array([len(clip.paths) for clip in clips])
+    if config.training:
+        return int(np.sum(lengths >= config.sample_length)) * config.number_of_crops
+    return int(np.sum(lengths // config.sample_length))
+
+
+def window_dataset(
+    clips: Sequence[Clip], config: LoaderConfig, epochs: int | None = 1, first_epoch: int = 0
+) -> tf.data.Dataset:
+    """Windows as dicts: `paths` (sample_length,) string, `recording` string, `first_second`
+    int32. `epochs` None repeats forever; epoch numbers start at `first_epoch`, so a
+    resumed run draws the crops it would have drawn."""
+    import tensorflow as tf
+
+    usable = [clip for clip in clips if len(clip.paths) >= config.sample_length]
+    if not usable:
+        raise ValueError(f"no clip of the list is as long as a sample ({config.sample_length} s)")
+    lengths = np.array([len(clip.paths) for clip in usable], np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # of each clip in `table`
+    table = tf.constant([path for clip in usable for path in clip.paths])
+    recordings = tf.constant([clip.recording for clip in usable])
+    first_seconds = tf.constant([clip.first_second for clip in usable], tf.int64)
+    span = tf.range(config.sample_length, dtype=tf.int64)
+
+    def window(clip: tf.Tensor, offset: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {
+            PATHS: tf.gather(table, tf.gather(starts, clip) + offset + span),
+            RECORDING: tf.gather(recordings, clip),
+            FIRST_SECOND: tf.cast(tf.gather(first_seconds, clip) + offset, tf.int32),
+        }
+
+    if not config.training:
+        clip_index = np.repeat(np.arange(len(usable)), lengths // config.sample_length)
+        offsets = np.concatenate([np.arange(n // config.sample_length) for n in lengths]) * config.sample_length
+        windows = tf.data.Dataset.from_tensor_slices((clip_index, offsets.astype(np.int64))).map(window)
+        return windows.repeat(epochs)
+
+    positions = tf.constant(lengths - config.sample_length + 1, tf.float64)
+    crops = config.number_of_crops
+    clip_index = tf.constant(np.repeat(np.arange(len(usable)), crops), tf.int64)
+
+    def epoch_windows(epoch: tf.Tensor) -> tf.data.Dataset:
+        draws = tf.random.stateless_uniform([2, len(usable) * crops], seed=tf.stack([config.seed, epoch]),
+                                            dtype=tf.float64)
+        offsets = tf.cast(tf.floor(draws[0] * tf.gather(positions, clip_index)), tf.int64)
+        order = tf.argsort(draws[1])
+        return tf.data.Dataset.from_tensor_slices((tf.gather(clip_index, order), tf.gather(offsets, order)))
+
+    if epochs is None:
+        epoch_numbers = tf.data.Dataset.counter(first_epoch)
+    else:
+        epoch_numbers = tf.data.Dataset.range(first_epoch, first_epoch + epochs)
+    return epoch_numbers.flat_map(epoch_windows).map(window)
