@@ -15,7 +15,7 @@ from trainer.stages import TrackEpoch
 def train(stage: keras.Model, dataset_for_epoch: Callable[[int], tf.data.Dataset],
           validation: tf.data.Dataset | None, epochs: int, run_dir: str | Path, monitor: str,
           mode: str = "max", save_every_steps: int = 0, callbacks: Sequence[keras.callbacks.Callback] = (),
-          verbose: int = 2) -> dict:
+          verbose: int = 2, logs_dir: str | Path | None = None) -> dict:
     """Trains `stage` (compiled) up to `epochs`, continuing a run found in `run_dir`.
 
     `dataset_for_epoch(e)` gives epoch e's training batches; it must give the same batches
@@ -27,7 +27,7 @@ def train(stage: keras.Model, dataset_for_epoch: Callable[[int], tf.data.Dataset
     state = TrainingState(stage, run_dir)
     resumed = state.restore()
     start_epoch, skip = int(state.epoch.numpy()), int(state.step_in_epoch.numpy())
-    logs_dir = str(run_dir / "logs")
+    logs_dir = str(logs_dir or run_dir / "logs")
     all_callbacks = [
         TrackEpoch(), StopOnNaN(), SaveState(state, save_every_steps), LearningRateLogger(logs_dir),
         keras.callbacks.TensorBoard(logs_dir, update_freq="epoch"), *callbacks,

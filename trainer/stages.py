@@ -70,10 +70,13 @@ class _Stage(keras.Model):
         return tf.add_n(terms) if terms else tf.constant(0.0)
 
     def train_step(self, data):
+        # Replica gradients are summed across devices, so each replica's loss is divided by
+        # their number: the update is then the one-device update of the global batch.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             loss, _ = self.compute_terms(data, training=True)
             total = loss + self.regularisation()
-            scaled = self.optimizer.scale_loss(total)
+            scaled = self.optimizer.scale_loss(total / replicas)
         variables = [v for net in self.trained for v in net.trainable_variables]
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)

@@ -1,0 +1,132 @@
+"""main.py end to end on simulated data: every stage trains, writes its run, and tests."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import convert_data
+import framecount
+import generate_lists
+from dualcam.simulate import simulate_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory):
+    """Three classes x three 3-s recordings, simulated, converted, split."""
+    root = tmp_path_factory.mktemp("data")
+    simulate_dataset(root / "raw", "acivw", seconds=3.0, seed=5, classes=[0, 2, 5], recordings_per_class=3,
+                     progress=False)
+    assert framecount.main([str(root / "raw"), "0"]) == 0
+    assert convert_data.main([str(root / "raw"), str(root / "tfr"), "--modalities", "0", "1", "2", "--quiet"]) == 0
+    assert generate_lists.main([str(root / "tfr")]) == 0
+    return root / "tfr" / "lists"
+
+
+def _run_main(args, **env):
+    import main
+
+    main.FLAGS.unparse_flags()
+    main.FLAGS(["main.py", *args])
+    from trainer.cli import run
+
+    return run(main.flag_config())
+
+
+STAGES = {
+    "supervised": ["--model", "DualCamHybridNet", "--sample_length", "1", "--number_of_crops", "2"],
+    "self_supervised": ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--sample_length", "2"],
+    "transfer": ["--embedding", "1", "--transfer", "1", "--model_1", "ResNet18_v1", "--model_2", "HearNet",
+                 "--sample_length", "2", "--alpha", "0.3"],
+    "distillation": ["--distillation", "1", "--model_1", "DualCamHybridNet", "--model_2", "HearNet",
+                     "--sample_length", "2", "--temperature_value", "2", "--lambda_value", "0.5"],
+}
+
+
+@pytest.mark.parametrize("stage", [pytest.param(s, marks=[] if s == "supervised" else pytest.mark.slow)
+                                   for s in STAGES])
+def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
+    common = ["--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
+              "--checkpoint_dir", str(tmp_path), "--exp_name", stage, "--batch_size", "4", "--num_epochs", "2",
+              "--steps_per_epoch", "2", "--verbose", "0"]
+    summary = _run_main(["--mode", "train", *common, *STAGES[stage]])
+    run = tmp_path / stage
+    config = json.loads((run / "config.json").read_text())
+    assert config["stage"] == stage and config["flavour"] == "acivw"
+    assert summary["steps"] == 4 and not summary["resumed"]
+    assert list((run / "checkpoints" / "last").glob("ckpt-*.index"))
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert all(Path(p).is_file() for p in summary["networks"].values())
+    assert list((run / "logs" / "train").glob("events.out.tfevents.*"))
+
+    tested = _run_main(["--mode", "test", *common, "--test_file", str(lists / "validation.txt"), *STAGES[stage]])
+    metrics = json.loads(Path(tested["metrics_file"]).read_text())
+    assert metrics[best["monitor"].removeprefix("val_")] == pytest.approx(best["value"], abs=1e-6)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _main_process(args, env=None, **kwargs):
+    return subprocess.Popen([sys.executable, str(REPO / "main.py"), *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, **kwargs)
+
+
+def _final_summary(output: str) -> dict:
+    return json.loads(output[output.rindex("\n{") + 1:])
+
+
+def _train_args(lists, run_dir, name, *extra):
+    return ["--mode", "train", "--model", "DualCamHybridNet", "--sample_length", "1", "--number_of_crops", "3",
+            "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(run_dir), "--exp_name", name,
+            "--batch_size", "4", "--num_epochs", "2", "--verbose", "0", "--learning_rate", "1e-3", *extra]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_state(lists, tmp_path):
+    args = _train_args(lists, tmp_path, "killed", "--save_every_steps", "1")
+    process = _main_process(args)
+    last = tmp_path / "killed" / "checkpoints" / "last"
+    deadline = time.time() + 300
+    while not any(last.glob("ckpt-3.index")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = max(int(p.name.split("-")[1].split(".")[0]) for p in last.glob("ckpt-*.index"))
+    assert 3 <= saved
+    resumed = _main_process(args)
+    output, _ = resumed.communicate(timeout=600)
+    summary = _final_summary(output)
+    straight = _main_process(_train_args(lists, tmp_path, "straight"))
+    reference = _final_summary(straight.communicate(timeout=600)[0])
+    assert summary["resumed"] and summary["steps"] == reference["steps"]
+    assert summary["logs"]["loss"] == pytest.approx(reference["logs"]["loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_two_devices_and_two_workers_match_one_device(lists, tmp_path):
+    one = _final_summary(_main_process(_train_args(lists, tmp_path, "one")).communicate(timeout=600)[0])
+    two = _final_summary(_main_process(_train_args(lists, tmp_path, "two", "--logical_cpus", "2"))
+                         .communicate(timeout=600)[0])
+    assert two["logs"]["loss"] == pytest.approx(one["logs"]["loss"], rel=1e-4)
+
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = [_main_process(_train_args(lists, tmp_path, "multi"),
+                             env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+               for i in range(2)]
+    outputs = [worker.communicate(timeout=900)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs
+    chief = _final_summary(outputs[0])
+    assert chief["logs"]["loss"] == pytest.approx(one["logs"]["loss"], rel=1e-4)

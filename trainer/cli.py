@@ -1,0 +1,150 @@
+"""What main.py does with its flags: build the stage, train or test it, write the run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES, Throughput
+from dataloader.pipeline import make_dataset
+from dataloader.schema import AVIA
+from logger.callbacks import ImageLogger, write_hparams, write_projector
+from trainer import experiment
+from trainer.checkpoints import restore_weights
+from trainer.distribute import is_chief, make_strategy
+from trainer.run import train
+
+
+def recipe(plan: experiment.Plan) -> dict:
+    """The papers' settings for a stage, used for every flag left unset."""
+    acoustic_only = all(experiment.INPUTS[name] == (ACOUSTIC_IMAGE,) for name in plan.networks.values())
+    long_sample = 5 if plan.flavour == AVIA else 2
+    if plan.stage in ("self_supervised", "transfer"):
+        return {"learning_rate": 1e-5, "batch_size": 64, "sample_length": 2, "number_of_crops": 1, "num_epochs": 20}
+    if plan.stage == "supervised" and acoustic_only:
+        return {"learning_rate": 1e-3, "batch_size": 32, "sample_length": 1, "number_of_crops": 30, "num_epochs": 100}
+    return {"learning_rate": 1e-4, "batch_size": 32, "sample_length": long_sample, "number_of_crops": 6,
+            "num_epochs": 100 if plan.stage == "supervised" else 10}
+
+
+def _complete(config: dict) -> tuple[dict, experiment.Plan]:
+    """Fills unset flags from the stage's recipe; the plan is remade with them."""
+    config = dict(config)
+    if config.get("embedding") is None:
+        config["embedding"] = int(bool(config.get("model_1") or config.get("model_2")))
+    config["tensorboard"] = config.get("tensorboard") or config.get("log_dir")
+    list_file = config.get("train_file") if config["mode"] == "train" else config.get("test_file")
+    if not list_file:
+        raise ValueError(f"--mode {config['mode']} needs --{'train' if config['mode'] == 'train' else 'test'}_file")
+    first = experiment.plan({**config, "sample_length": 1, "number_of_crops": 1}, list_file)
+    for key, value in recipe(first).items():
+        if config.get(key) is None:
+            config[key] = value
+    if config.get("total_length") is None and first.flavour == AVIA:
+        config["total_length"] = 30
+    if not config.get("normalize"):
+        config["stats_file"] = None
+    plan = experiment.plan(config, list_file)
+    config.update(stage=plan.stage, flavour=plan.flavour, networks=plan.networks)
+    return config, plan
+
+
+def _dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True) -> tf.data.Dataset:
+    throughput = Throughput(prefetch=config.get("buffer_size") or -1)
+    loader = loader if training else dataclasses.replace(loader, training=False)
+    dataset = make_dataset(list_file, loader, throughput, batch_size=config["batch_size"], epochs=1,
+                           first_epoch=epoch, root=config.get("data_root"))
+    if training and config.get("steps_per_epoch"):
+        dataset = dataset.take(config["steps_per_epoch"])
+    options = tf.data.Options()
+    # Windows come from a generator of clips, not from files: shard by element across workers.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy):
+    if config.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(config.get("seed") or 0)
+    with strategy.scope():
+        stage = experiment.build_stage(plan, config)
+        stage.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
+                      jit_compile=bool(config.get("jit_compile")))
+    return stage
+
+
+def _export_networks(stage, run_dir: Path) -> dict[str, str]:
+    out = run_dir / "networks"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for role, net in experiment.network_roles(stage).items():
+        paths[role] = str(out / f"{role}.weights.h5")
+        net.save_weights(paths[role])
+    return paths
+
+
+def run(config: dict) -> dict:
+    config, plan = _complete(config)
+    strategy = make_strategy(config.get("logical_cpus") or 0)
+    stage = _build(config, plan, strategy)
+    run_dir = Path(config["checkpoint_dir"]) / config["exp_name"]
+    if not is_chief():
+        run_dir = run_dir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
+    logs_dir = Path(config["tensorboard"]) / config["exp_name"] if config.get("tensorboard") else run_dir / "logs"
+    if config["mode"] == "test":
+        return _test(config, plan, stage, run_dir, logs_dir)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    for flag in ("init_checkpoint", "restore_checkpoint"):
+        if config.get(flag):
+            restore_weights(stage, config[flag])
+    validation = None
+    if config.get("valid_file"):
+        validation = _dataset(config["valid_file"], plan.loader, config, training=False)
+    callbacks = []
+    if validation is not None and VIDEO_FRAMES in plan.loader.inputs:
+        callbacks.append(ImageLogger(str(logs_dir), next(iter(validation))))
+    summary = train(stage, lambda epoch: _dataset(config["train_file"], plan.loader, config, epoch), validation,
+                    config["num_epochs"], run_dir, plan.monitor, plan.monitor_mode, config["save_every_steps"],
+                    callbacks, verbose=config.get("verbose", 2), logs_dir=logs_dir)
+    best = run_dir / "checkpoints" / "best"
+    if validation is not None and best.is_dir():
+        restore_weights(stage, best)
+    summary["networks"] = _export_networks(stage, run_dir)
+    write_hparams(str(logs_dir), {k: v for k, v in config.items() if k != "networks"}, {
+        k: v for k, v in summary["logs"].items() if k.startswith("val_")})
+    return summary
+
+
+def _test(config: dict, plan: experiment.Plan, stage, run_dir: Path, logs_dir: Path) -> dict:
+    checkpoint = Path(config.get("restore_checkpoint") or run_dir / "checkpoints" / "best")
+    restore_weights(stage, checkpoint)
+    dataset = _dataset(config["test_file"], plan.loader, config, training=False)
+    metrics = stage.evaluate(dataset, verbose=0, return_dict=True)
+    metrics = {key: float(value) for key, value in metrics.items()}
+    features, labels = _features(stage, dataset, experiment.LABEL[plan.flavour])
+    if len(features):
+        write_projector(str(logs_dir / "projector"), features, labels)
+    out = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "metrics.json"
+    out.write_text(json.dumps({"checkpoint": str(checkpoint), "test_file": config["test_file"], **metrics}, indent=1))
+    return {"metrics_file": str(out), **metrics}
+
+
+def _features(stage, dataset: tf.data.Dataset, label_key: str) -> tuple[np.ndarray, list[str]]:
+    """Per-sample features for the projector: the audio embedding (summed audio map) of the
+    self-supervised stages, the logits of the others."""
+    features, labels = [], []
+    for batch in dataset:
+        if hasattr(stage, "maps"):
+            audio = stage.maps(batch)[0]
+            features.append(tf.reduce_sum(audio, axis=[1, 2]).numpy())
+        else:
+            features.append(stage(batch)["logits"].numpy())
+        labels.extend(str(int(i)) for i in np.argmax(batch[label_key], axis=-1))
+    return (np.concatenate(features) if features else np.zeros((0, 1))), labels

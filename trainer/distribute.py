@@ -1,0 +1,39 @@
+"""The distribution strategy a run uses, from what it can see.
+
+- `TF_CONFIG` set: several hosts, `MultiWorkerMirroredStrategy` (each worker runs main.py
+  with its own TF_CONFIG; the chief, task 0, writes checkpoints and logs).
+- Several GPUs: `MirroredStrategy` over all of them.
+- `logical_cpus` > 1 (for testing distribution on a laptop): the CPU split into that many
+  logical devices under `MirroredStrategy`.
+- Otherwise the default strategy (one device).
+
+The global batch is `batch_size`, split evenly between replicas. Triplet mining sees the
+samples of its own replica only, as a per-device batch would.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def make_strategy(logical_cpus: int = 0) -> tf.distribute.Strategy:
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(logical_cpus)])
+    return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+    """True unless this process is a non-chief worker of a multi-worker run."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = config.get("task", {})
+    return task.get("type", "chief") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0
+                                                      and "chief" not in config.get("cluster", {}))
