@@ -42,9 +42,10 @@ def _run_main(args, **env):
 
 STAGES = {
     "supervised": ["--model", "DualCamHybridNet", "--sample_length", "1", "--number_of_crops", "2"],
-    "self_supervised": ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--sample_length", "2"],
+    "self_supervised": ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--sample_length", "2",
+                        "--number_of_crops", "2"],
     "transfer": ["--embedding", "1", "--transfer", "1", "--model_1", "ResNet18_v1", "--model_2", "HearNet",
-                 "--sample_length", "2", "--alpha", "0.3"],
+                 "--sample_length", "2", "--number_of_crops", "2", "--alpha", "0.3"],
     "distillation": ["--distillation", "1", "--model_1", "DualCamHybridNet", "--model_2", "HearNet",
                      "--sample_length", "2", "--temperature_value", "2", "--lambda_value", "0.5"],
 }
@@ -123,9 +124,8 @@ def test_two_devices_and_two_workers_match_one_device(lists, tmp_path):
 
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    workers = [_main_process(_train_args(lists, tmp_path, "multi"),
-                             env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
-               for i in range(2)]
+    workers = [_main_process(_train_args(lists, tmp_path, "multi"), env={"TF_CONFIG": json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": i}})}) for i in range(2)]
     outputs = [worker.communicate(timeout=900)[0] for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs
     chief = _final_summary(outputs[0])
