@@ -92,6 +92,8 @@ flags.DEFINE_bool("jit_compile", False, "Compile train steps with XLA")
 flags.DEFINE_string("resnet50_weights", None, "Local Keras ImageNet ResNet-50 weights (.h5)")
 flags.DEFINE_string("soundnet_weights", None, "Local soundnet5_final.t7 for SoundNet5's conv1-4")
 flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into N devices under MirroredStrategy (testing)")
+flags.DEFINE_bool("deterministic", False, "Same batches in the same order and deterministic ops: a resumed run "
+                  "then reproduces an uninterrupted one exactly (slower input pipeline)")
 flags.DEFINE_integer("verbose", 2, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
 
 FLAGS = flags.FLAGS

@@ -91,7 +91,8 @@ def _final_summary(output: str) -> dict:
 def _train_args(lists, run_dir, name, *extra):
     return ["--mode", "train", "--model", "DualCamHybridNet", "--sample_length", "1", "--number_of_crops", "3",
             "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(run_dir), "--exp_name", name,
-            "--batch_size", "4", "--num_epochs", "2", "--verbose", "0", "--learning_rate", "1e-3", *extra]
+            "--batch_size", "4", "--num_epochs", "2", "--verbose", "0", "--learning_rate", "1e-3", "--deterministic",
+            *extra]
 
 
 @pytest.mark.slow

@@ -58,7 +58,10 @@ class SaveState(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.state.step_in_epoch.assign_add(1)
-        if self.every_steps and int(self.state.step_in_epoch.numpy()) % self.every_steps == 0:
+        step = int(self.state.step_in_epoch.numpy())
+        # The epoch's last step is saved by on_epoch_end, as the start of the next epoch: a
+        # state at the end of an epoch's batches would resume into an empty epoch.
+        if self.every_steps and step % self.every_steps == 0 and step != self.params.get("steps"):
             self.state.save()
 
     def on_epoch_end(self, epoch, logs=None):

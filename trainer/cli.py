@@ -55,7 +55,7 @@ def _complete(config: dict) -> tuple[dict, experiment.Plan]:
 
 
 def _dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True) -> tf.data.Dataset:
-    throughput = Throughput(prefetch=config.get("buffer_size") or -1)
+    throughput = Throughput(prefetch=config.get("buffer_size") or -1, deterministic=config.get("deterministic") or None)
     loader = loader if training else dataclasses.replace(loader, training=False)
     dataset = make_dataset(list_file, loader, throughput, batch_size=config["batch_size"], epochs=1,
                            first_epoch=epoch, root=config.get("data_root"))
@@ -71,6 +71,8 @@ def _build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy
     if config.get("mixed_precision"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.get("seed") or 0)
+    if config.get("deterministic"):
+        tf.config.experimental.enable_op_determinism()
     with strategy.scope():
         stage = experiment.build_stage(plan, config)
         stage.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
