@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES, Throughput
+from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, VIDEO_FRAMES, Throughput
 from dataloader.pipeline import make_dataset
 from dataloader.schema import AVIA
 from logger.callbacks import ImageLogger, write_hparams, write_projector
@@ -32,7 +32,7 @@ def recipe(plan: experiment.Plan) -> dict:
             "num_epochs": 100 if plan.stage == "supervised" else 10}
 
 
-def _complete(config: dict) -> tuple[dict, experiment.Plan]:
+def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
     """Fills unset flags from the stage's recipe; the plan is remade with them."""
     config = dict(config)
     if config.get("embedding") is None:
@@ -54,20 +54,26 @@ def _complete(config: dict) -> tuple[dict, experiment.Plan]:
     return config, plan
 
 
-def _dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True) -> tf.data.Dataset:
+def dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True,
+            metadata: bool = False) -> tf.data.Dataset:
+    """Batches of a list for `loader`: training crops of `epoch`, or the evaluation windows.
+    Without `metadata`, the windows' recording names and first seconds are left out, since
+    Keras would try to reduce them across replicas."""
     throughput = Throughput(prefetch=config.get("buffer_size") or -1, deterministic=config.get("deterministic") or None)
     loader = loader if training else dataclasses.replace(loader, training=False)
-    dataset = make_dataset(list_file, loader, throughput, batch_size=config["batch_size"], epochs=1,
-                           first_epoch=epoch, root=config.get("data_root"))
+    batches = make_dataset(list_file, loader, throughput, batch_size=config["batch_size"], epochs=1,
+                            first_epoch=epoch, root=config.get("data_root"))
     if training and config.get("steps_per_epoch"):
-        dataset = dataset.take(config["steps_per_epoch"])
+        batches = batches.take(config["steps_per_epoch"])
+    if not metadata:
+        batches = batches.map(lambda batch: {k: v for k, v in batch.items() if k not in (RECORDING, FIRST_SECOND)})
     options = tf.data.Options()
     # Windows come from a generator of clips, not from files: shard by element across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
+    return batches.with_options(options)
 
 
-def _build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy):
+def build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy):
     if config.get("mixed_precision"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.get("seed") or 0)
@@ -91,9 +97,9 @@ def _export_networks(stage, run_dir: Path) -> dict[str, str]:
 
 
 def run(config: dict) -> dict:
-    config, plan = _complete(config)
+    config, plan = complete_config(config)
     strategy = make_strategy(config.get("logical_cpus") or 0)
-    stage = _build(config, plan, strategy)
+    stage = build(config, plan, strategy)
     run_dir = Path(config["checkpoint_dir"]) / config["exp_name"]
     if not is_chief():
         run_dir = run_dir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
@@ -108,11 +114,11 @@ def run(config: dict) -> dict:
             restore_weights(stage, config[flag])
     validation = None
     if config.get("valid_file"):
-        validation = _dataset(config["valid_file"], plan.loader, config, training=False)
+        validation = dataset(config["valid_file"], plan.loader, config, training=False)
     callbacks = []
     if validation is not None and VIDEO_FRAMES in plan.loader.inputs:
         callbacks.append(ImageLogger(str(logs_dir), next(iter(validation))))
-    summary = train(stage, lambda epoch: _dataset(config["train_file"], plan.loader, config, epoch), validation,
+    summary = train(stage, lambda epoch: dataset(config["train_file"], plan.loader, config, epoch), validation,
                     config["num_epochs"], run_dir, plan.monitor, plan.monitor_mode, config["save_every_steps"],
                     callbacks, verbose=config.get("verbose", 2), logs_dir=logs_dir)
     best = run_dir / "checkpoints" / "best"
@@ -127,10 +133,10 @@ def run(config: dict) -> dict:
 def _test(config: dict, plan: experiment.Plan, stage, run_dir: Path, logs_dir: Path) -> dict:
     checkpoint = Path(config.get("restore_checkpoint") or run_dir / "checkpoints" / "best")
     restore_weights(stage, checkpoint)
-    dataset = _dataset(config["test_file"], plan.loader, config, training=False)
-    metrics = stage.evaluate(dataset, verbose=0, return_dict=True)
+    batches = dataset(config["test_file"], plan.loader, config, training=False)
+    metrics = stage.evaluate(batches, verbose=0, return_dict=True)
     metrics = {key: float(value) for key, value in metrics.items()}
-    features, labels = _features(stage, dataset, experiment.LABEL[plan.flavour])
+    features, labels = _features(stage, batches, experiment.LABEL[plan.flavour])
     if len(features):
         write_projector(str(logs_dir / "projector"), features, labels)
     out = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "metrics.json"
@@ -138,11 +144,11 @@ def _test(config: dict, plan: experiment.Plan, stage, run_dir: Path, logs_dir: P
     return {"metrics_file": str(out), **metrics}
 
 
-def _features(stage, dataset: tf.data.Dataset, label_key: str) -> tuple[np.ndarray, list[str]]:
+def _features(stage, batches: tf.data.Dataset, label_key: str) -> tuple[np.ndarray, list[str]]:
     """Per-sample features for the projector: the audio embedding (summed audio map) of the
     self-supervised stages, the logits of the others."""
     features, labels = [], []
-    for batch in dataset:
+    for batch in batches:
         if hasattr(stage, "maps"):
             audio = stage.maps(batch)[0]
             features.append(tf.reduce_sum(audio, axis=[1, 2]).numpy())

@@ -20,21 +20,35 @@ import tensorflow as tf
 from trainer import losses
 
 
-class TripletAccuracy(keras.metrics.Metric):
-    """Share of valid triplets whose positive is nearer than the negative, accumulated over
-    every batch since the last reset (the original reported the last batch only)."""
+class Share(keras.metrics.Metric):
+    """Correct / counted, accumulated over every batch since the last reset (the original
+    reported the triplet accuracy of the last batch only)."""
 
-    def __init__(self, name: str = "triplet_accuracy", **kwargs):
+    def __init__(self, name: str, **kwargs):
         super().__init__(name=name, **kwargs)
         self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, correct, total):
-        self.correct.assign_add(correct)
-        self.total.assign_add(total)
+        self.correct.assign_add(across_replicas(correct, "sum"))
+        self.total.assign_add(across_replicas(total, "sum"))
 
     def result(self):
         return tf.math.divide_no_nan(self.correct, self.total)
+
+
+def across_replicas(value: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
+    """`value` reduced over the replicas of a distributed step. Keras reports replica 0's
+    metrics, so every replica must update them with the values of the global batch."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(reduction, value)
+
+
+def _correct_predictions(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    hits = tf.equal(tf.argmax(labels, axis=-1), tf.argmax(logits, axis=-1))
+    return tf.reduce_sum(tf.cast(hits, tf.float32)), tf.cast(tf.shape(labels)[0], tf.float32)
 
 
 def recording_ids(data: dict, keys: Sequence[str]) -> tf.Tensor:
@@ -62,6 +76,14 @@ class _Stage(keras.Model):
         super().__init__(**kwargs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
+    @property
+    def metrics(self):
+        """The stage's own trackers only: Keras' built-in loss tracker, unused by these
+        train steps, would share the name "loss" and shadow ours (under a distribution
+        strategy it is the one reported)."""
+        return [value for name, value in vars(self).items()
+                if isinstance(value, keras.metrics.Metric) and not name.startswith("_")]
+
     def compute_terms(self, data: dict, training: bool) -> tuple[tf.Tensor, dict]:
         raise NotImplementedError
 
@@ -80,12 +102,12 @@ class _Stage(keras.Model):
         variables = [v for net in self.trained for v in net.trainable_variables]
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
-        self.loss_tracker.update_state(total)
+        self.loss_tracker.update_state(across_replicas(total))
         return {metric.name: metric.result() for metric in self.metrics}
 
     def test_step(self, data):
         loss, _ = self.compute_terms(data, training=False)
-        self.loss_tracker.update_state(loss + self.regularisation())
+        self.loss_tracker.update_state(across_replicas(loss + self.regularisation()))
         return {metric.name: metric.result() for metric in self.metrics}
 
     def call(self, data, training=False):
@@ -103,7 +125,7 @@ class SelfSupervised(_Stage):
         self.identity_keys = tuple(identity_keys)
         self.margin, self.hard_from_epoch = margin, hard_from_epoch
         self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
-        self.accuracy = TripletAccuracy()
+        self.accuracy = Share("triplet_accuracy")
 
     @staticmethod
     def _map(output: tf.Tensor, grid: tuple[int, int]) -> tf.Tensor:
@@ -157,8 +179,8 @@ class Transfer(SelfSupervised):
         teacher_embedding = losses.l2_normalise(tf.reduce_sum(tf.reduce_mean(teacher_map, axis=1), axis=[1, 2]))
         teacher_distances = losses.embedding_distances(losses.l2_normalise(embedding), teacher_embedding)
         to_teacher = self.triplet(teacher_distances, positives)
-        self.audio_video_loss.update_state(audio_video)
-        self.teacher_loss.update_state(to_teacher)
+        self.audio_video_loss.update_state(across_replicas(audio_video))
+        self.teacher_loss.update_state(across_replicas(to_teacher))
         self.accuracy.update_state(*losses.triplet_counts(distances, positives))
         return (1.0 - self.alpha) * audio_video + self.alpha * to_teacher, {"distances": distances}
 
@@ -168,12 +190,12 @@ class Supervised(_Stage):
         super().__init__(**kwargs)
         self.net, self.trained = net, (net,)
         self.input_keys, self.label_key = tuple(input_keys), label_key
-        self.accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+        self.accuracy = Share("accuracy")
 
     def compute_terms(self, data, training):
         logits = tf.cast(self.net(_select(data, self.input_keys), training=training), tf.float32)
         labels = tf.cast(data[self.label_key], tf.float32)
-        self.accuracy.update_state(labels, logits)
+        self.accuracy.update_state(*_correct_predictions(labels, logits))
         return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits)), {"logits": logits}
 
 
@@ -188,15 +210,15 @@ class Distiller(_Stage):
         self.student, self.teacher, self.trained = student, teacher, (student,)
         self.student_keys, self.teacher_keys = tuple(student_keys), tuple(teacher_keys)
         self.label_key, self.temperature, self.weight, self.original = label_key, temperature, weight, original
-        self.accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-        self.teacher_accuracy = keras.metrics.CategoricalAccuracy(name="teacher_accuracy")
+        self.accuracy = Share("accuracy")
+        self.teacher_accuracy = Share("teacher_accuracy")
 
     def compute_terms(self, data, training):
         student = tf.cast(self.student(_select(data, self.student_keys), training=training), tf.float32)
         teacher = tf.cast(self.teacher(_select(data, self.teacher_keys), training=False), tf.float32)
         labels = tf.cast(data[self.label_key], tf.float32)
-        self.accuracy.update_state(labels, student)
-        self.teacher_accuracy.update_state(labels, teacher)
+        self.accuracy.update_state(*_correct_predictions(labels, student))
+        self.teacher_accuracy.update_state(*_correct_predictions(labels, teacher))
         loss = losses.distillation_loss(labels, student, teacher, self.temperature, self.weight, self.original)
         return loss, {"logits": student}
 
