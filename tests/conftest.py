@@ -23,3 +23,24 @@ def band_limited_noise(rng: np.random.Generator, num_samples: int, sample_rate: 
     spectrum[(freqs > high_hz) | (freqs < low_hz)] = 0.0
     signal = np.fft.irfft(spectrum, n=num_samples)
     return signal / signal.std()
+
+
+@pytest.fixture(scope="session")
+def simulated_acivw(tmp_path_factory):
+    """Three classes x three 3-s recordings, simulated, converted and split (2 training and 1
+    validation recording per class; validation doubles as the test list). Shared by every
+    test that trains or evaluates, since simulating it takes half a minute."""
+    import convert_data
+    import framecount
+    import generate_lists
+    from dualcam.simulate import simulate_dataset
+
+    root = tmp_path_factory.mktemp("simulated_acivw")
+    simulate_dataset(root / "raw", "acivw", seconds=3.0, seed=5, classes=[0, 1, 2], recordings_per_class=3,
+                     progress=False)
+    assert framecount.main([str(root / "raw"), "0"]) == 0
+    assert convert_data.main([str(root / "raw"), str(root / "tfr"), "--modalities", "0", "1", "2", "--quiet"]) == 0
+    assert generate_lists.main([str(root / "tfr")]) == 0
+    lists = root / "tfr" / "lists"
+    return {"raw": root / "raw", "lists": lists, "train_file": str(lists / "training.txt"),
+            "valid_file": str(lists / "validation.txt"), "test_file": str(lists / "validation.txt")}

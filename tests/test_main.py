@@ -10,24 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import convert_data
-import framecount
-import generate_lists
-from dualcam.simulate import simulate_dataset
-
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def lists(tmp_path_factory):
-    """Three classes x three 3-s recordings, simulated, converted, split."""
-    root = tmp_path_factory.mktemp("data")
-    simulate_dataset(root / "raw", "acivw", seconds=3.0, seed=5, classes=[0, 2, 5], recordings_per_class=3,
-                     progress=False)
-    assert framecount.main([str(root / "raw"), "0"]) == 0
-    assert convert_data.main([str(root / "raw"), str(root / "tfr"), "--modalities", "0", "1", "2", "--quiet"]) == 0
-    assert generate_lists.main([str(root / "tfr")]) == 0
-    return root / "tfr" / "lists"
+def lists(simulated_acivw):
+    return simulated_acivw["lists"]
 
 
 def _run_main(args, **env):

@@ -1,0 +1,93 @@
+"""Evaluates a run of main.py: kNN (k chosen on validation, mean +- std over runs of
+training windows), cross-modal retrieval (Rank-K, mAP), classification (accuracy, per
+class, confusion matrix) and, on simulated data, sound-source localisation against the
+simulator's ground truth. See evaluation/evaluate.py for what each measures.
+
+    # the best checkpoint of runs/ss on the test list, localising with the raw recordings
+    python evaluate.py --checkpoint_dir runs --exp_name ss --test_file lists/testing.txt --raw_root data/raw
+    # the same stage randomly initialised (a baseline), then both side by side
+    python evaluate.py --checkpoint_dir runs --exp_name ss --test_file lists/testing.txt --random_init
+    python evaluate.py --compare runs/ss/evaluation.json runs/ss/evaluation_random_init.json
+    # a given checkpoint (its run is the directory above it holding config.json)
+    python evaluate.py --checkpoint runs/ss/checkpoints/last --test_file lists/testing.txt
+
+The stage is rebuilt from the run's config.json; training and validation lists default to
+the run's. Writes the results as JSON (default RUN/evaluation[_random_init].json), prints
+them as a table, and writes the projector embeddings, the confusion matrix image and the
+results as hparams to TensorBoard (default: the run's logs, under evaluation[_random_init]).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, before it is imported
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = p.add_argument_group("what to evaluate (main.py's flags)")
+    run.add_argument("--checkpoint_dir", default="runs", help="directory holding the runs")
+    run.add_argument("--exp_name", default="experiment", help="the run is CHECKPOINT_DIR/EXP_NAME")
+    run.add_argument("--checkpoint", "--restore_checkpoint", dest="checkpoint",
+                     help="checkpoint to evaluate (default: the run's checkpoints/best, else checkpoints/last)")
+    run.add_argument("--random_init", action="store_true",
+                     help="evaluate the run's stage with its initial random weights (a baseline)")
+    lists = p.add_argument_group("lists (default: the run's)")
+    lists.add_argument("--train_file", help="training list: kNN's training windows")
+    lists.add_argument("--valid_file", help="validation list: kNN's choice of k")
+    lists.add_argument("--test_file", help="test list: every metric")
+    lists.add_argument("--data_root", help="root of relative paths in the lists")
+    how = p.add_argument_group("how")
+    how.add_argument("--raw_root", help="the simulator's raw recordings (with ground_truth.json): localisation")
+    how.add_argument("--batch_size", type=int, help="windows per batch (default: the run's)")
+    how.add_argument("--runs", type=int, default=5, help="kNN runs, each with its own training windows")
+    how.add_argument("--knn_crops", type=int, default=1, help="random training windows per clip in a kNN run")
+    how.add_argument("--tolerance", type=float, help="localisation: pointing tolerance in pixels of the "
+                     "480 x 640 image (default 40: one cell of the 12 x 16 maps)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", help="results JSON (default: RUN/evaluation[_random_init].json)")
+    out.add_argument("--tensorboard", help="TensorBoard directory, as main.py's: logs go to TENSORBOARD/EXP_NAME/"
+                     "evaluation[_random_init] (default: the run's logs directory)")
+    out.add_argument("--name", help="the results' column name in tables")
+    out.add_argument("--compare", nargs="+", metavar="JSON", help="only print saved results side by side")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from evaluation.evaluate import RUN_CONFIG, evaluate_run, find_run_dir, format_table
+    from evaluation.localise import DEFAULT_TOLERANCE
+
+    if args.compare:
+        saved = [json.loads(Path(path).read_text()) for path in args.compare]
+        print(format_table([(result.get("name") or path, result) for path, result in zip(args.compare, saved)]))
+        return 0
+    run_dir = find_run_dir(args.checkpoint) if args.checkpoint else Path(args.checkpoint_dir) / args.exp_name
+    if run_dir is None or not (run_dir / RUN_CONFIG).is_file():
+        print(f"error: no run ({RUN_CONFIG}) at {run_dir or args.checkpoint}", file=sys.stderr)
+        return 2
+    config = json.loads((run_dir / RUN_CONFIG).read_text())
+    suffix = "_random_init" if args.random_init else ""
+    tensorboard = args.tensorboard or config.get("tensorboard")
+    logs = Path(tensorboard) / config["exp_name"] if tensorboard else run_dir / "logs"
+    results = evaluate_run(
+        run_dir, checkpoint=args.checkpoint, random_init=args.random_init, train_file=args.train_file,
+        valid_file=args.valid_file, test_file=args.test_file, data_root=args.data_root, raw_root=args.raw_root,
+        batch_size=args.batch_size, runs=args.runs, knn_crops=args.knn_crops,
+        tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
+        tensorboard=logs / f"evaluation{suffix}", name=args.name,
+    )
+    out = Path(args.out) if args.out else run_dir / f"evaluation{suffix}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(format_table(results))
+    print(f"\nresults: {out}\nTensorBoard: {logs / f'evaluation{suffix}'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

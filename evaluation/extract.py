@@ -1,0 +1,137 @@
+"""Per-sample features of a stage over a dataset's windows, with what identifies each window.
+
+What a stage gives per sample:
+- Self-supervised and transfer stages (they have `maps`): `audio` = the audio map summed
+  over H, W and L2-normalised, `video` = the video map (mean over frames) summed over H, W
+  and L2-normalised: `audio` is exactly the y_i the attention product of the loss
+  normalises (`trainer.losses.attention_distances`), `video` is pooled the same way. With a
+  HearNet audio network (transfer) the audio map is its embedding ReLU-tiled over the
+  grid, so `audio` is the L2-normalised ReLU of the embedding, as the stage compares it
+  with the video (retrieval uses it), and `audio_embedding` the L2-normalised embedding
+  itself, as the transfer loss compares it with the frozen DualCamNet's.
+  With `maps=True` also the attention map of each sample
+  (`logger.images.attention_map`: sum over channels of a * v * v, (12, 16)) and the
+  triplet counts of each batch (test-time triplet accuracy, as `main.py --mode test`
+  reports it: triplets are formed inside a batch, so it depends on the batch size).
+- Supervised and distillation stages: `logits` (the student's, for distillation).
+With `maps=True` and acoustic images in the batch: their energy, coefficient c0 (the
+cell's log energy) averaged over the window's frames, (36, 48).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
+from logger.images import attention_map
+from trainer import losses, stages
+
+FEATURES = ("audio", "audio_embedding", "video", "logits")
+
+
+@dataclasses.dataclass
+class Extraction:
+    features: dict[str, np.ndarray]  # name -> (N, D) float32
+    labels: dict[str, np.ndarray]  # one-hot key of the loader -> (N,) int64 class index
+    recording: np.ndarray  # (N,) str: the window's record directory
+    first_second: np.ndarray  # (N,) int: 1-based number of the window's first record
+    attention: np.ndarray | None = None  # (N, h, w)
+    acoustic_energy: np.ndarray | None = None  # (N, 36, 48)
+    triplet_counts: tuple[float, float] | None = None  # (correct, total), summed over batches
+
+    def __len__(self) -> int:
+        return len(self.recording)
+
+    def in_window_order(self) -> Extraction:
+        """Samples sorted by (recording, first second): training pipelines interleave their
+        windows in no fixed order, and kNN's ties must not depend on it."""
+        order = np.lexsort((self.first_second, self.recording))
+
+        def pick(array):
+            return None if array is None else array[order]
+
+        return dataclasses.replace(
+            self, features={k: v[order] for k, v in self.features.items()},
+            labels={k: v[order] for k, v in self.labels.items()}, recording=self.recording[order],
+            first_second=self.first_second[order], attention=pick(self.attention),
+            acoustic_energy=pick(self.acoustic_energy))
+
+
+def has_maps(stage) -> bool:
+    return isinstance(stage, stages.SelfSupervised)
+
+
+def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
+    if not has_maps(stage):
+        return {"logits": stage(batch, training=False)["logits"]}
+    audio, video, audio_output = stage.maps(batch)
+    out = {"audio": losses.l2_normalise(tf.reduce_sum(audio, axis=[1, 2])),
+           "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2]))}
+    if audio_output.shape.rank == 2:
+        out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
+    if maps:
+        out["audio_map"], out["video_map"] = audio, video
+        distances = losses.attention_distances(audio, video)
+        positives = losses.same_identity(stages.recording_ids(batch, stage.identity_keys))
+        out["correct"], out["total"] = losses.triplet_counts(distances, positives)
+    return out
+
+
+class Extractor:
+    """Extracts with one stage. Its step is traced once per kind of batch (the dataset's
+    element spec, whose batch size is open), so datasets of one kind share it."""
+
+    def __init__(self, stage):
+        self.stage = stage
+        self._steps: dict[tuple[bool, str], Callable] = {}
+
+    def _step(self, maps: bool, spec) -> Callable:
+        key = (maps, repr(spec))
+        if key not in self._steps:
+            function = tf.function(lambda batch: _batch_outputs(self.stage, batch, maps))
+            self._steps[key] = function.get_concrete_function(spec)
+        return self._steps[key]
+
+    def __call__(self, dataset: tf.data.Dataset, label_keys: tuple[str, ...], maps: bool = False) -> Extraction:
+        """Runs the stage (in inference mode) over every batch of `dataset` (batches of the
+        loader's dicts) and gathers its features, the labels `label_keys`, and the windows'
+        identity."""
+        step = self._step(maps, dataset.element_spec)
+        gathered: dict[str, list[np.ndarray]] = {}
+
+        def keep(name: str, value) -> None:
+            gathered.setdefault(name, []).append(np.asarray(value))
+
+        correct = total = 0.0
+        for batch in dataset:
+            out = {key: value.numpy() for key, value in step(batch).items()}
+            for name in FEATURES:
+                if name in out:
+                    keep(name, out[name])
+            if "audio_map" in out:
+                keep("attention", attention_map(out["audio_map"], out["video_map"]))
+                correct, total = correct + float(out["correct"]), total + float(out["total"])
+            if maps and ACOUSTIC_IMAGE in batch:
+                keep("acoustic_energy", batch[ACOUSTIC_IMAGE].numpy()[..., 0].mean(axis=1))
+            for key in label_keys:
+                keep(key, np.argmax(batch[key].numpy(), axis=-1))
+            keep(RECORDING, np.char.decode(batch[RECORDING].numpy().astype(bytes), "utf-8"))
+            keep(FIRST_SECOND, batch[FIRST_SECOND].numpy())
+        if not gathered:
+            raise ValueError("the dataset holds no window")
+        arrays = {name: np.concatenate(parts) for name, parts in gathered.items()}
+        return Extraction(
+            features={name: arrays[name].astype(np.float32) for name in FEATURES if name in arrays},
+            labels={key: arrays[key] for key in label_keys},
+            recording=arrays[RECORDING], first_second=arrays[FIRST_SECOND].astype(np.int64),
+            attention=arrays.get("attention"), acoustic_energy=arrays.get("acoustic_energy"),
+            triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
+        )
+
+
+def extract(stage, dataset: tf.data.Dataset, label_keys: tuple[str, ...], maps: bool = False) -> Extraction:
+    """`Extractor(stage)(dataset, label_keys, maps)`, for a single dataset."""
+    return Extractor(stage)(dataset, label_keys, maps)

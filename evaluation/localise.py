@@ -1,0 +1,137 @@
+"""Sound-source localisation against the simulator's ground truth.
+
+Truth. A simulated raw recording holds `ground_truth.json`, whose `sources[0]` is the
+target with its pixel position (u, v) in the 480 x 640 camera image at every video frame
+(12 a second; frame 0 is the first frame of record Data_001). A window of L seconds
+starting at record s covers frames (s - 1) * 12 ... (s - 1 + L) * 12 - 1; its true position
+is the mean of the target's positions over those frames. AVIA records wrap around when a
+recording is shorter than 30 s, so there frame f is frame f % n_frames.
+
+Where a converted recording's raw directory is:
+    ACIVW  OUT/class_c/data_vvv                      -> RAW/class_c/data_vvv
+    AVIA   OUT/Location_l/Subject_s/Action_{a+1:03d} -> RAW/[raw/]Location_l/Subject_s/Action_{a:03d}
+(the AVIA converter numbers actions from 1, the raw tree from 0; RAW may be the raw tree or
+the root `dualcam.simulate` wrote, which holds it as `raw/`).
+
+Maps. A (h, w) map covers a box of the camera image, in its pixels: the acoustic image
+covers the whole image (the DualCam's grid, `dualcam.geometry.Geometry.grid_pixels`), the
+video networks' maps cover the part of the image their input frames show (`video_view`).
+A map cell is taken to look at the centre of its share of the box: the attention map is a
+product of the audio map, whose cells are pooled acoustic cells, with the video map, and
+the loss makes the two agree cell by cell, so the audio geometry is the reference.
+Errors are in pixels of the 480 x 640 image.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from conversion.recordings import ACIVW_SHORT_SIDE
+from dataloader.config import LoaderConfig
+from dataloader.schema import AVIA, FRAMES_PER_RECORD
+from dualcam.geometry import IMAGE_HEIGHT, IMAGE_WIDTH
+from dualcam.layouts import GROUND_TRUTH
+from evaluation import metrics
+
+
+class View(NamedTuple):
+    """A box of the camera image, in its pixels: top-left corner (u0, v0) and size."""
+
+    u0: float
+    v0: float
+    height: float
+    width: float
+
+
+IMAGE_SIZE = (IMAGE_HEIGHT, IMAGE_WIDTH)
+FULL_VIEW = View(0.0, 0.0, float(IMAGE_HEIGHT), float(IMAGE_WIDTH))
+# One cell (40 px) of the 12 x 16 audio-visual maps: a peak in the truth's cell is always within
+# it (at most 28 px off), a peak in a neighbouring cell only when the truth lies near their side.
+DEFAULT_TOLERANCE = IMAGE_WIDTH / 16
+_AVIA_ACTION = re.compile(r"Action_(\d+)")
+
+
+def raw_recording_dir(recording: str, flavour: str, raw_root: str | Path) -> Path:
+    """The raw directory of a converted recording directory (see the module's docstring)."""
+    parts = Path(recording).parts
+    raw_root = Path(raw_root)
+    if flavour != AVIA:
+        return raw_root.joinpath(*parts[-2:])
+    action = _AVIA_ACTION.fullmatch(parts[-1])
+    if action is None or len(parts) < 3:
+        raise ValueError(f"{recording}: not an AVIA record directory (Location_l/Subject_s/Action_a)")
+    relative = Path(*parts[-3:-1], f"Action_{int(action.group(1)) - 1:03d}")
+    nested = raw_root / "raw" / relative
+    return nested if nested.is_dir() else raw_root / relative
+
+
+@functools.lru_cache(maxsize=4096)
+def _target_track(directory: str) -> np.ndarray:
+    path = Path(directory) / GROUND_TRUTH
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no ground truth (localisation needs the simulator's raw recordings; "
+                                "check --raw_root)")
+    sources = json.loads(path.read_text())["sources"]
+    if not sources or sources[0].get("role") != "target":
+        raise ValueError(f"{path}: sources[0] is not the target")
+    return np.asarray(sources[0]["pixels"], dtype=np.float64)
+
+
+def true_positions(recordings: Sequence[str], first_seconds: Sequence[int], sample_length: int, flavour: str,
+                   raw_root: str | Path) -> np.ndarray:
+    """(N, 2) mean (u, v) of the target over each window's frames."""
+    positions = np.empty((len(recordings), 2))
+    span = np.arange(sample_length * FRAMES_PER_RECORD)
+    for i, (recording, second) in enumerate(zip(recordings, first_seconds)):
+        directory = raw_recording_dir(recording, flavour, raw_root)
+        track = _target_track(str(directory))
+        frames = (int(second) - 1) * FRAMES_PER_RECORD + span
+        if flavour == AVIA:
+            frames = frames % len(track)
+        elif frames[-1] >= len(track):
+            raise ValueError(f"{directory}: window at second {second} ends at frame {frames[-1]}, but the ground "
+                             f"truth has {len(track)} frames")
+        positions[i] = track[frames].mean(axis=0)
+    return positions
+
+
+def video_view(loader: LoaderConfig) -> View:
+    """The box of the camera image the loader's video frames show.
+
+    Records hold the whole camera image (ACIVW resized to short side 224 with truncated
+    sizes, AVIA at 480 x 640); the loader resizes the short side to `video_short_side`
+    (rounding) and cuts out the centre `video_size`."""
+    height, width = (ACIVW_SHORT_SIDE, int(IMAGE_WIDTH * ACIVW_SHORT_SIDE / IMAGE_HEIGHT)) \
+        if loader.flavour != AVIA else IMAGE_SIZE
+    short = loader.video_short_side
+    if short is not None and min(height, width) != short:
+        scale = short / min(height, width)
+        height, width = round(height * scale), round(width * scale)
+    crop_h, crop_w = loader.video_size
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    to_v, to_u = IMAGE_HEIGHT / height, IMAGE_WIDTH / width
+    return View(left * to_u, top * to_v, crop_h * to_v, crop_w * to_u)
+
+
+def localise(heat: np.ndarray, truth: np.ndarray, view: View = FULL_VIEW, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """`metrics.localisation` of (N, h, w) maps covering the `view` box of the image; truth
+    and errors in image pixels."""
+    return metrics.localisation(heat, truth - np.array([view.u0, view.v0]), (view.height, view.width), tolerance)
+
+
+def pool(heat: np.ndarray, factor: int) -> np.ndarray:
+    """(N, h, w) -> (N, h / factor, w / factor) block means: the acoustic image at the
+    resolution of the 12 x 16 maps (DualCamNet pools its 36 x 48 input by 3)."""
+    n, h, w = heat.shape
+    return heat.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+
+
+def centre_map(n: int) -> np.ndarray:
+    """A 1 x 1 map per sample: its peak is the centre of the view, the trivial baseline."""
+    return np.zeros((n, 1, 1))
