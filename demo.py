@@ -1,45 +1,101 @@
-"""The demo that `make demo` runs: simulate a small ACIVW-style dataset with the DualCam
-simulator and show what was written.
+"""The demo that `make demo` runs, end to end on the simulated acoustic camera:
 
-    .venv/bin/python demo.py [--out demo_output] [--seconds 4] [--recordings_per_class 2]
+1. simulate a small ACIVW-style dataset (10 classes) with the DualCam simulator;
+2. count its frames, convert it to TFRecords, and split it (framecount, convert_data,
+   generate_lists, exactly as a user runs them);
+3. pretrain (A)'s self-supervised model: ResNet18_v1 on video against DualCamNet on
+   acoustic images, attention-product triplets;
+4. evaluate the trained model and the same model at random initialisation: kNN accuracy of
+   the audio and video features, cross-modal retrieval, sound-source localisation against
+   the simulator's ground truth; one table, JSON files and TensorBoard logs.
+
+    .venv/bin/python demo.py [--out demo_output] [--recordings_per_class 4] [--seconds 4] [--epochs 6]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-from dualcam.geometry import GEOMETRY_FILENAME
-from dualcam.layouts import ACIVW_CLASSES, GROUND_TRUTH
-from dualcam.simulate import simulate_dataset
+
+def _step(title: str) -> float:
+    print(f"\n== {title}", flush=True)
+    return time.perf_counter()
 
 
-def describe_raw(root: Path) -> None:
-    recordings = sorted(root.glob("class_*/data_*"))
-    print(f"\n{len(recordings)} recordings under {root} (array geometry: {root / GEOMETRY_FILENAME})")
-    for recording in recordings:
-        truth = json.loads((recording / GROUND_TRUTH).read_text())
-        sources = ", ".join(f"{s['name']} ({s['role']})" for s in truth["sources"])
-        counts = {kind: len(list((recording / kind).iterdir())) for kind in ("MFCC_Image", "audio", "video")}
-        print(f"  {recording.relative_to(root)}: {truth['class_name']:<14} {truth['frames']} frames "
-              f"{counts}  sources: {sources}")
+def _done(start: float) -> None:
+    print(f"   ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="where everything is written")
+    parser.add_argument("--recordings_per_class", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each simulated recording")
-    parser.add_argument("--recordings_per_class", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=6, help="self-supervised training epochs")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--learning_rate", type=float, default=1e-4,
+                        help="higher than the paper's 1e-5, for a run of minutes instead of hours")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    out = Path(args.out).resolve()
+    raw, records, runs = out / "acivw_raw", out / "acivw_tfrecords", out / "runs"
+    begin = time.perf_counter()
 
-    raw = Path(args.out) / "acivw_raw"
-    print(f"Simulating {len(ACIVW_CLASSES)} classes x {args.recordings_per_class} recordings x "
-          f"{args.seconds:g} s into {raw}")
-    summary = simulate_dataset(raw, "acivw", seconds=args.seconds, workers=args.workers,
-                               recordings_per_class=args.recordings_per_class)
-    print(json.dumps(summary))
-    describe_raw(raw)
+    start = _step(f"1. Simulating 10 classes x {args.recordings_per_class} recordings x {args.seconds:g} s -> {raw}")
+    from dualcam.simulate import simulate_dataset
+
+    print(json.dumps(simulate_dataset(raw, "acivw", seconds=args.seconds, workers=args.workers,
+                                      recordings_per_class=args.recordings_per_class)))
+    _done(start)
+
+    start = _step(f"2. framecount.py, convert_data.py, generate_lists.py -> {records}")
+    import convert_data
+    import framecount
+    import generate_lists
+
+    framecount.main([str(raw), "0"])
+    convert_data.main([str(raw), str(records), "--modalities", "0", "1", "2", "--workers", str(args.workers)])
+    generate_lists.main([str(records)])
+    lists = records / "lists"
+    test_file = lists / "testing.txt" if (lists / "testing.txt").is_file() else lists / "validation.txt"
+    _done(start)
+
+    start = _step(f"3. Self-supervised pretraining ({args.epochs} epochs) -> {runs / 'self_supervised'}")
+    import main as main_script
+    from trainer.cli import run
+
+    flags = ["--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
+             "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
+             "--checkpoint_dir", str(runs), "--exp_name", "self_supervised", "--sample_length", "2",
+             "--number_of_crops", "2", "--batch_size", str(args.batch_size), "--num_epochs", str(args.epochs),
+             "--learning_rate", str(args.learning_rate), "--hard_from_epoch", str(max(1, args.epochs // 2))]
+    main_script.FLAGS(["main.py", *flags])
+    summary = run(main_script.flag_config())
+    print(json.dumps(summary["logs"]))
+    _done(start)
+
+    start = _step("4. Evaluating the trained model and the same model at random initialisation")
+    from evaluation.evaluate import evaluate_run, format_table
+
+    run_dir = runs / "self_supervised"
+    common = {"test_file": str(test_file), "raw_root": str(raw), "runs": 3}
+    trained = evaluate_run(run_dir, name="self-supervised", **common)
+    random = evaluate_run(run_dir, random_init=True, name="random init", **common)
+    for name, results in (("evaluation.json", trained), ("evaluation_random_init.json", random)):
+        (run_dir / name).write_text(json.dumps(results, indent=1))
+    _done(start)
+
+    print("\n" + format_table([("self-supervised", trained), ("random init", random)]))
+    print(f"""
+Everything is under {out}:
+  simulated raw dataset   {raw}  (ground_truth.json per recording, array_geometry.json)
+  TFRecords and lists     {records}
+  run                     {run_dir}  (config.json, checkpoints/, networks/)
+  results                 {run_dir / 'evaluation.json'}, {run_dir / 'evaluation_random_init.json'}
+  TensorBoard             .venv/bin/tensorboard --logdir {run_dir / 'logs'}
+Total {time.perf_counter() - begin:.0f} s.""")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""Does it learn? Longer runs on the simulated camera, each beside its baseline.
+
+    .venv/bin/python benchmarks/learning.py [--out build/learning] [--scale 1.0]
+
+- (A) self-supervised pretraining (ResNet18_v1 video vs DualCamNet acoustic images):
+  kNN accuracy of the audio and video features and audio-visual localisation (pointing
+  accuracy of the attention map's peak), against the same networks at random init.
+- (B) distillation: a DualCamNet teacher trained on acoustic images, distilled into HearNet
+  (standard form, T = 4, lambda = 0.5), against HearNet trained on labels alone; test
+  accuracy on recording-disjoint AVIA lists.
+
+Targets on simulated data: kNN at least 15 points above random init; pointing accuracy at
+least 80 %; the distilled student above the student alone. `--scale` multiplies the data
+and the epochs. The last line is JSON with every figure and its baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import convert_data  # noqa: E402
+import framecount  # noqa: E402
+import generate_lists  # noqa: E402
+import main as main_script  # noqa: E402
+from dataloader import stats  # noqa: E402
+from dualcam.simulate import simulate_dataset  # noqa: E402
+from evaluation.evaluate import evaluate_run  # noqa: E402
+from trainer.cli import run  # noqa: E402
+
+
+def _train(flags: list[str]) -> dict:
+    main_script.FLAGS.unparse_flags()
+    main_script.FLAGS(["main.py", "--mode", "train", "--verbose", "2", *flags])
+    return run(main_script.flag_config())
+
+
+def _prepare(roots: list[Path], records: Path, workers: int, *list_flags: str) -> None:
+    """framecount (ACIVW needs it), convert_data, generate_lists, as a user runs them."""
+    if len(roots) == 1:
+        framecount.main([str(roots[0]), "0"])
+    convert_data.main([*map(str, roots), str(records), "--modalities", "0", "1", "2", "--workers", str(workers),
+                       "--quiet"])
+    generate_lists.main([str(records), *list_flags])
+
+
+def self_supervised(out: Path, scale: float, workers: int) -> dict:
+    raw, records, runs = out / "acivw_raw", out / "acivw_tfrecords", out / "runs"
+    simulate_dataset(raw, "acivw", seconds=6.0, workers=workers, recordings_per_class=max(4, round(6 * scale)),
+                     seed=1, progress=False)
+    _prepare([raw], records, workers)
+    lists = records / "lists"
+    epochs = max(2, round(12 * scale))
+    _train(["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
+            "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", "ss",
+            "--sample_length", "2", "--number_of_crops", "2", "--batch_size", "16", "--num_epochs", str(epochs),
+            "--learning_rate", "1e-4", "--hard_from_epoch", str(epochs // 2)])
+    test = lists / "testing.txt"
+    common = {"test_file": str(test if test.is_file() else lists / "validation.txt"), "raw_root": str(raw)}
+    trained = evaluate_run(runs / "ss", name="self-supervised", **common)
+    random = evaluate_run(runs / "ss", random_init=True, name="random init", **common)
+
+    def figures(results):
+        return {"knn_audio": results["knn"]["audio"]["test_accuracy_mean"],
+                "knn_video": results["knn"]["video"]["test_accuracy_mean"],
+                "pointing_attention": results["localisation"]["attention"]["pointing_accuracy"],
+                "pointing_acoustic_energy": results["localisation"]["acoustic_energy"]["pointing_accuracy"]}
+
+    return {"epochs": epochs, "trained": figures(trained), "random_init": figures(random)}
+
+
+def distillation(out: Path, scale: float, workers: int) -> dict:
+    raw, records, runs = out / "avia", out / "avia_tfrecords", out / "runs"
+    simulate_dataset(raw, "avia", seconds=10.0, workers=workers, subjects=range(1, 1 + max(2, round(3 * scale))),
+                     seed=2, progress=False)
+    _prepare([raw / "mat", raw / "raw"], records, workers, "--num_samples", "5", "--disjoint", "recording")
+    lists = records / "5_seconds_recording_disjoint" / "lists"
+    files = ["--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
+             "--checkpoint_dir", str(runs)]
+    statistics = out / "hearnet_b_stats.npz"
+    if not statistics.is_file():
+        from dataloader.presets import HEARNET_B
+
+        stats.save_statistics(statistics, stats.compute_statistics(str(lists / "training.txt"), HEARNET_B),
+                              str(lists / "training.txt"))
+    epochs = max(2, round(10 * scale))
+    _train(["--model", "DualCamHybridNet", *files, "--exp_name", "teacher", "--sample_length", "1",
+            "--number_of_crops", "10", "--batch_size", "32", "--num_epochs", str(epochs), "--learning_rate", "1e-3"])
+    student = ["--sample_length", "5", "--number_of_crops", "6", "--batch_size", "16", "--num_epochs", str(epochs),
+               "--learning_rate", "1e-4", "--stats_file", str(statistics)]
+    _train(["--model", "HearNet", *files, "--exp_name", "hearnet_alone", *student])
+    _train(["--student_model", "HearNet", "--teacher_model", "DualCamHybridNet", *files, "--exp_name",
+            "hearnet_distilled", "--teacher_restore_checkpoint", str(runs / "teacher/networks/net.weights.h5"),
+            "--temperature_value", "4", "--lambda_value", "0.5", *student])
+    test = {"test_file": str(lists / "testing.txt")}
+    accuracy = {name: evaluate_run(runs / name, **test)["classification"]["accuracy"]
+                for name in ("teacher", "hearnet_alone", "hearnet_distilled")}
+    return {"epochs": epochs, "test_accuracy": accuracy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="build/learning")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", choices=("self_supervised", "distillation"))
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    result: dict = {"scale": args.scale}
+    for name, bench in (("self_supervised", self_supervised), ("distillation", distillation)):
+        if args.only in (None, name):
+            start = time.perf_counter()
+            result[name] = bench(out, args.scale, args.workers)
+            result[name]["wall_seconds"] = round(time.perf_counter() - start)
+            print(json.dumps({name: result[name]}), file=sys.stderr, flush=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
