@@ -9,7 +9,7 @@
    the audio and video features, cross-modal retrieval, sound-source localisation against
    the simulator's ground truth; one table, JSON files and TensorBoard logs.
 
-    .venv/bin/python demo.py [--out demo_output] [--recordings_per_class 4] [--seconds 4] [--epochs 6]
+    .venv/bin/python demo.py [--out demo_output] [--recordings_per_class 5] [--seconds 4] [--epochs 6]
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _done(start: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="where everything is written")
-    parser.add_argument("--recordings_per_class", type=int, default=4)
+    parser.add_argument("--recordings_per_class", type=int, default=5,
+                        help="5 splits each class 3 / 1 / 1 into training, validation and testing")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each simulated recording")
     parser.add_argument("--epochs", type=int, default=6, help="self-supervised training epochs")
     parser.add_argument("--batch_size", type=int, default=16)
