@@ -87,6 +87,8 @@ flags.DEFINE_enum("distillation_form", "standard", ["standard", "original"],
                   "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s CE(softmax(t/T), s)")
 flags.DEFINE_integer("save_every_steps", 100, "Also save the resumable state every N steps (0: epochs only)")
 flags.DEFINE_integer("steps_per_epoch", None, "Train at most N batches per epoch (for quick runs)")
+flags.DEFINE_bool("standardise_acoustic_images", True, "Standardise each acoustic-image coefficient over a "
+                  "sample's frames and cells (the originals fed them unscaled: --nostandardise_acoustic_images)")
 flags.DEFINE_bool("mixed_precision", False, "Train in mixed_float16")
 flags.DEFINE_bool("jit_compile", False, "Compile train steps with XLA")
 flags.DEFINE_string("resnet50_weights", None, "Local Keras ImageNet ResNet-50 weights (.h5)")

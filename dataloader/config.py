@@ -50,6 +50,9 @@ class LoaderConfig:
     (seed, epoch) and shuffles all windows; otherwise the windows are the clip's consecutive
     non-overlapping ones, in list order, and `number_of_crops` is not used.
 
+    Acoustic images: with `standardise_acoustic_images`, each coefficient is standardised
+    over the sample's frames and cells (the originals fed them unscaled).
+
     Video: `nr_frames` frames (default one per second) picked from the window's 12 L frames
     by `np.linspace(0, 12 L - 1, nr_frames)` truncated to integers; each frame is resized
     (bilinear) so its short side is `video_short_side`, unless it is already, then
@@ -73,6 +76,7 @@ class LoaderConfig:
     video_short_side: int | None = None
     video_size: tuple[int, int] = (224, 298)
     flip_acoustic_images: bool = False
+    standardise_acoustic_images: bool = False
     audio_mics: int = 1
     resampler: str = "sinc"
     frame_length: int = 440

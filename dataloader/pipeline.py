@@ -163,6 +163,19 @@ def _flip_acoustic_images(features: Features) -> Features:
     return {**features, ACOUSTIC_IMAGE: tf.reverse(features[ACOUSTIC_IMAGE], axis=[1, 2])}
 
 
+def _standardise_acoustic_images(features: Features) -> Features:
+    """Each of the 12 coefficients standardised over the sample's frames and cells. The
+    coefficients' levels dwarf their variation across the image (c0, the log energy, sits
+    near -100 and varies by a few units where the sources are), so unscaled inputs give a
+    freshly initialised DualCamNet nearly the same output direction for every sample."""
+    import tensorflow as tf
+
+    images = features[ACOUSTIC_IMAGE]
+    centred = images - tf.reduce_mean(images, axis=[0, 1, 2], keepdims=True)
+    spread = tf.math.reduce_std(centred, axis=[0, 1, 2], keepdims=True)
+    return {**features, ACOUSTIC_IMAGE: centred / (spread + 1e-6)}
+
+
 def _preprocess_video(config: LoaderConfig) -> Step:
     import tensorflow as tf
 
@@ -244,6 +257,8 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
         phases["decode"][ACOUSTIC_IMAGE] = _decode_acoustic_image(config)
         if config.flip_acoustic_images:
             phases["preprocess"][ACOUSTIC_IMAGE] = _flip_acoustic_images
+        if config.standardise_acoustic_images:
+            phases["preprocess"]["standardise_acoustic_images"] = _standardise_acoustic_images
     if inputs & {AUDIO, WAVEFORM, SPECTROGRAM}:
         phases["decode"][AUDIO] = _decode_audio(config)
     if AUDIO in inputs:

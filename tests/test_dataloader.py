@@ -259,6 +259,21 @@ def test_flips_turn_acoustic_images_left_right_and_upside_down(tmp_path):
     np.testing.assert_array_equal(flipped["acoustic_image"], plain["acoustic_image"][:, ::-1, ::-1])
 
 
+def test_standardised_acoustic_images_by_hand(tmp_path):
+    labels = {"classes": 0, "location": 1}
+    arrays = encoded_arrays(1, 1)
+    rng = np.random.default_rng(3)
+    images = (rng.normal(size=(12, 36, 48, 12)) * np.arange(1, 13) - 100.0).astype(np.float32)
+    arrays["audio_image"] = images
+    path = str(tmp_path / "class_0/data_001/Data_001.tfrecord")
+    os.makedirs(os.path.dirname(path))
+    schema.write_record_file(path, schema.make_sequence_example("acivw", labels, **arrays))
+    (sample,) = samples(make_dataset([path], config(sample_length=1, inputs=("acoustic_image",),
+                                                    standardise_acoustic_images=True), batch_size=1))
+    expected = (images - images.mean(axis=(0, 1, 2))) / (images.std(axis=(0, 1, 2)) + 1e-6)
+    np.testing.assert_allclose(sample["acoustic_image"], expected, atol=5e-4)  # float32 sums of 248,832 values
+
+
 def test_records_of_a_minimal_avia_writer_with_jpeg_frames_load(tmp_path):
     """B: JPEG 48 x 64 frames, short side to 32, centre 32 x 32; the frames are flat colours,
     so JPEG and resizing keep them."""

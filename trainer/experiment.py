@@ -118,7 +118,8 @@ def plan(flags: dict, list_file: str) -> Plan:
         number_of_crops=flags["number_of_crops"], seed=flags.get("seed", 0),
         nr_frames=flags.get("nr_frames") or min(block_size * sample_length, 12 * sample_length),
         normalisation=base.normalisation if SPECTROGRAM in inputs and flags.get("stats_file") else None,
-        stats_path=flags.get("stats_file") if SPECTROGRAM in inputs else None, **video,
+        stats_path=flags.get("stats_file") if SPECTROGRAM in inputs else None,
+        standardise_acoustic_images=bool(flags.get("standardise_acoustic_images")), **video,
     )
     if stage in ("self_supervised", "transfer"):
         monitor, mode = "val_triplet_accuracy", "max"
