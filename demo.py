@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each simulated recording")
     parser.add_argument("--epochs", type=int, default=6, help="self-supervised training epochs")
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--learning_rate", type=float, default=1e-4,
+    parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="higher than the paper's 1e-5, for a run of minutes instead of hours")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -70,7 +70,7 @@ def main() -> None:
     flags = ["--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
              "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
              "--checkpoint_dir", str(runs), "--exp_name", "self_supervised", "--sample_length", "2",
-             "--number_of_crops", "2", "--batch_size", str(args.batch_size), "--num_epochs", str(args.epochs),
+             "--number_of_crops", "4", "--batch_size", str(args.batch_size), "--num_epochs", str(args.epochs),
              "--learning_rate", str(args.learning_rate), "--hard_from_epoch", str(max(1, args.epochs // 2))]
     main_script.FLAGS(["main.py", *flags])
     summary = run(main_script.flag_config())
@@ -81,7 +81,9 @@ def main() -> None:
     from evaluation.evaluate import evaluate_run, format_table
 
     run_dir = runs / "self_supervised"
-    common = {"test_file": str(test_file), "raw_root": str(raw), "runs": 3}
+    # Four training windows per recording for kNN: with 3 recordings a class, one window each
+    # would leave k (7 to 15) larger than a class.
+    common = {"test_file": str(test_file), "raw_root": str(raw), "runs": 3, "knn_crops": 4}
     trained = evaluate_run(run_dir, name="self-supervised", **common)
     random = evaluate_run(run_dir, random_init=True, name="random init", **common)
     for name, results in (("evaluation.json", trained), ("evaluation_random_init.json", random)):
