@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, VIDEO_FRAMES, Throughput
 from dataloader.pipeline import make_dataset
 from dataloader.schema import AVIA
+from evaluation.extract import extract
 from logger.callbacks import ImageLogger, write_hparams, write_projector
 from trainer import experiment
 from trainer.checkpoints import restore_weights
@@ -136,23 +136,14 @@ def _test(config: dict, plan: experiment.Plan, stage, run_dir: Path, logs_dir: P
     batches = dataset(config["test_file"], plan.loader, config, training=False)
     metrics = stage.evaluate(batches, verbose=0, return_dict=True)
     metrics = {key: float(value) for key, value in metrics.items()}
-    features, labels = _features(stage, batches, experiment.LABEL[plan.flavour])
-    if len(features):
-        write_projector(str(logs_dir / "projector"), features, labels)
+    # The projector shows the features evaluate.py measures: the audio embedding of the
+    # self-supervised stages (summed audio map, L2-normalised), the logits of the others.
+    label = experiment.LABEL[plan.flavour]
+    extraction = extract(stage, dataset(config["test_file"], plan.loader, config, training=False, metadata=True),
+                         (label,))
+    if len(extraction):
+        features = extraction.features.get("audio", extraction.features.get("logits"))
+        write_projector(str(logs_dir / "projector"), features, [str(i) for i in extraction.labels[label]])
     out = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "metrics.json"
     out.write_text(json.dumps({"checkpoint": str(checkpoint), "test_file": config["test_file"], **metrics}, indent=1))
     return {"metrics_file": str(out), **metrics}
-
-
-def _features(stage, batches: tf.data.Dataset, label_key: str) -> tuple[np.ndarray, list[str]]:
-    """Per-sample features for the projector: the audio embedding (summed audio map) of the
-    self-supervised stages, the logits of the others."""
-    features, labels = [], []
-    for batch in batches:
-        if hasattr(stage, "maps"):
-            audio = stage.maps(batch)[0]
-            features.append(tf.reduce_sum(audio, axis=[1, 2]).numpy())
-        else:
-            features.append(stage(batch)["logits"].numpy())
-        labels.extend(str(int(i)) for i in np.argmax(batch[label_key], axis=-1))
-    return (np.concatenate(features) if features else np.zeros((0, 1))), labels
