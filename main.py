@@ -87,8 +87,14 @@ flags.DEFINE_enum("distillation_form", "standard", ["standard", "original"],
                   "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s CE(softmax(t/T), s)")
 flags.DEFINE_integer("save_every_steps", 100, "Also save the resumable state every N steps (0: epochs only)")
 flags.DEFINE_integer("steps_per_epoch", None, "Train at most N batches per epoch (for quick runs)")
-flags.DEFINE_bool("standardise_acoustic_images", True, "Standardise each acoustic-image coefficient over a "
-                  "sample's frames and cells (the originals fed them unscaled: --nostandardise_acoustic_images)")
+flags.DEFINE_bool("standardise_acoustic_images", True, "Standardise each acoustic-image coefficient with "
+                  "dataset statistics: --acoustic_image_stats, or computed from --train_file into the run directory "
+                  "(the originals fed them unscaled: --nostandardise_acoustic_images)")
+flags.DEFINE_string("acoustic_image_stats", None, "Acoustic-image statistics (python -m dataloader.stats --input "
+                    "acoustic_image); default: the run directory's acoustic_image_stats.npz")
+flags.DEFINE_float("batch_norm_decay", None, "Momentum of the batch norms' moving averages (default: each "
+                   "model's, 0.997 for the ResNets as slim's); runs of a few hundred steps need ~0.9, or the "
+                   "inference-mode statistics lag the weights")
 flags.DEFINE_bool("mixed_precision", False, "Train in mixed_float16")
 flags.DEFINE_bool("jit_compile", False, "Compile train steps with XLA")
 flags.DEFINE_string("resnet50_weights", None, "Local Keras ImageNet ResNet-50 weights (.h5)")

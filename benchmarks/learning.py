@@ -60,7 +60,7 @@ def self_supervised(out: Path, scale: float, workers: int) -> dict:
     _train(["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
             "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", "ss",
             "--sample_length", "2", "--number_of_crops", "4", "--batch_size", "16", "--num_epochs", str(epochs),
-            "--learning_rate", "1e-3", "--hard_from_epoch", str(epochs // 2)])
+            "--learning_rate", "1e-3", "--hard_from_epoch", str(epochs // 2), "--batch_norm_decay", "0.9"])
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / "ss", name="self-supervised", **common)

@@ -50,8 +50,9 @@ class LoaderConfig:
     (seed, epoch) and shuffles all windows; otherwise the windows are the clip's consecutive
     non-overlapping ones, in list order, and `number_of_crops` is not used.
 
-    Acoustic images: with `standardise_acoustic_images`, each coefficient is standardised
-    over the sample's frames and cells (the originals fed them unscaled).
+    Acoustic images: with `acoustic_image_stats_path`, each coefficient is standardised
+    with the dataset statistics in that file (`python -m dataloader.stats --input
+    acoustic_image`); without, they are fed unscaled, as the originals did.
 
     Video: `nr_frames` frames (default one per second) picked from the window's 12 L frames
     by `np.linspace(0, 12 L - 1, nr_frames)` truncated to integers; each frame is resized
@@ -76,7 +77,7 @@ class LoaderConfig:
     video_short_side: int | None = None
     video_size: tuple[int, int] = (224, 298)
     flip_acoustic_images: bool = False
-    standardise_acoustic_images: bool = False
+    acoustic_image_stats_path: str | None = None
     audio_mics: int = 1
     resampler: str = "sinc"
     frame_length: int = 440

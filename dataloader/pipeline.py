@@ -44,7 +44,7 @@ from dataloader.config import (
     Throughput,
 )
 from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
-from dataloader.stats import load_normalisation
+from dataloader.stats import load_acoustic_image_normalisation, load_normalisation
 from dataloader.windows import PATHS, find_clips, read_list, window_dataset, windows_per_epoch
 
 if TYPE_CHECKING:
@@ -163,17 +163,13 @@ def _flip_acoustic_images(features: Features) -> Features:
     return {**features, ACOUSTIC_IMAGE: tf.reverse(features[ACOUSTIC_IMAGE], axis=[1, 2])}
 
 
-def _standardise_acoustic_images(features: Features) -> Features:
-    """Each of the 12 coefficients standardised over the sample's frames and cells. The
-    coefficients' levels dwarf their variation across the image (c0, the log energy, sits
-    near -100 and varies by a few units where the sources are), so unscaled inputs give a
-    freshly initialised DualCamNet nearly the same output direction for every sample."""
-    import tensorflow as tf
+def _standardise_acoustic_images(config: LoaderConfig) -> Step:
+    mean, std = load_acoustic_image_normalisation(config)
 
-    images = features[ACOUSTIC_IMAGE]
-    centred = images - tf.reduce_mean(images, axis=[0, 1, 2], keepdims=True)
-    spread = tf.math.reduce_std(centred, axis=[0, 1, 2], keepdims=True)
-    return {**features, ACOUSTIC_IMAGE: centred / (spread + 1e-6)}
+    def standardise(features: Features) -> Features:
+        return {**features, ACOUSTIC_IMAGE: (features[ACOUSTIC_IMAGE] - mean) / std}
+
+    return standardise
 
 
 def _preprocess_video(config: LoaderConfig) -> Step:
@@ -257,8 +253,8 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
         phases["decode"][ACOUSTIC_IMAGE] = _decode_acoustic_image(config)
         if config.flip_acoustic_images:
             phases["preprocess"][ACOUSTIC_IMAGE] = _flip_acoustic_images
-        if config.standardise_acoustic_images:
-            phases["preprocess"]["standardise_acoustic_images"] = _standardise_acoustic_images
+        if config.acoustic_image_stats_path:
+            phases["preprocess"]["standardise_acoustic_images"] = _standardise_acoustic_images(config)
     if inputs & {AUDIO, WAVEFORM, SPECTROGRAM}:
         phases["decode"][AUDIO] = _decode_audio(config)
     if AUDIO in inputs:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dataloader.config import FIRST_SECOND, RECORDING, LoaderConfig
+from dataloader.schema import ACIVW, AVIA
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -38,6 +39,12 @@ def read_list(path: str | os.PathLike, root: str | os.PathLike | None = None) ->
     if relative and root is None:
         raise ValueError(f"{path}: holds relative paths ({relative[0]}); give the root they are relative to")
     return [line if os.path.isabs(line) else os.path.join(root, line) for line in lines]
+
+
+def detect_flavour(list_file: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """AVIA records live under Location_XX directories, ACIVW's under class_K."""
+    first = read_list(list_file, root)[0]
+    return AVIA if "/Location_" in first else ACIVW
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from dataloader import schema
+from dataloader import schema, stats
 from dataloader.config import RGB_MEAN, LoaderConfig, Throughput
 from dataloader.pipeline import default_phases, make_dataset, output_keys
 from dataloader.presets import PRESETS
@@ -259,19 +259,41 @@ def test_flips_turn_acoustic_images_left_right_and_upside_down(tmp_path):
     np.testing.assert_array_equal(flipped["acoustic_image"], plain["acoustic_image"][:, ::-1, ::-1])
 
 
-def test_standardised_acoustic_images_by_hand(tmp_path):
-    labels = {"classes": 0, "location": 1}
-    arrays = encoded_arrays(1, 1)
+def test_acoustic_image_statistics_tool_and_dataset_standardisation(tmp_path):
+    """Per-coefficient statistics over every frame and cell of the list, then (x - mean) / std:
+    the two recordings keep their different levels (a per-sample standardisation would make
+    both means 0)."""
     rng = np.random.default_rng(3)
-    images = (rng.normal(size=(12, 36, 48, 12)) * np.arange(1, 13) - 100.0).astype(np.float32)
-    arrays["audio_image"] = images
-    path = str(tmp_path / "class_0/data_001/Data_001.tfrecord")
-    os.makedirs(os.path.dirname(path))
-    schema.write_record_file(path, schema.make_sequence_example("acivw", labels, **arrays))
-    (sample,) = samples(make_dataset([path], config(sample_length=1, inputs=("acoustic_image",),
-                                                    standardise_acoustic_images=True), batch_size=1))
-    expected = (images - images.mean(axis=(0, 1, 2))) / (images.std(axis=(0, 1, 2)) + 1e-6)
-    np.testing.assert_allclose(sample["acoustic_image"], expected, atol=5e-4)  # float32 sums of 248,832 values
+    paths, images = [], []
+    for recording, level in ((1, -100.0), (2, -80.0)):
+        arrays = encoded_arrays(1, 1)
+        arrays["audio_image"] = (rng.normal(size=(12, 36, 48, 12)) * np.arange(1, 13) + level).astype(np.float32)
+        path = str(tmp_path / f"class_0/data_{recording:03d}/Data_001.tfrecord")
+        os.makedirs(os.path.dirname(path))
+        schema.write_record_file(path, schema.make_sequence_example("acivw", {"classes": 0, "location": recording},
+                                                                    **arrays))
+        paths.append(path)
+        images.append(arrays["audio_image"])
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("\n".join(paths) + "\n")
+    out = tmp_path / "acoustic_stats.npz"
+    assert stats.main([str(list_file), "--input", "acoustic_image", "--out", str(out)]) == 0
+    values = np.stack(images).reshape(-1, 12).astype(np.float64)
+    with np.load(out) as saved:
+        assert str(saved["input"]) == "acoustic_image" and int(saved["count"]) == 2 * 12 * 36 * 48
+        np.testing.assert_allclose(saved["mean"], values.mean(0), rtol=1e-9)
+        np.testing.assert_allclose(saved["std"], values.std(0), rtol=1e-9)
+        mean, std = saved["mean"], saved["std"]
+
+    loader = config(sample_length=1, inputs=("acoustic_image",), acoustic_image_stats_path=str(out))
+    got = {int(s["recording"].decode()[-3:]): s["acoustic_image"]
+           for s in samples(make_dataset(paths, loader, batch_size=1))}
+    for recording, image in enumerate(images, 1):
+        np.testing.assert_allclose(got[recording], (image - mean) / std, rtol=1e-4, atol=1e-4)
+    assert got[1][..., 0].mean() < -0.9 and got[2][..., 0].mean() > 0.9  # levels -100 and -80, c0's std ~10
+
+    with pytest.raises(ValueError, match="statistics of acoustic_image, not of spectrogram"):
+        stats.load_normalisation(dataclasses.replace(loader, normalisation="mean_std", stats_path=str(out)))
 
 
 def test_records_of_a_minimal_avia_writer_with_jpeg_frames_load(tmp_path):

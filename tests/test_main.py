@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +50,9 @@ def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
     run = tmp_path / stage
     config = json.loads((run / "config.json").read_text())
     assert config["stage"] == stage and config["flavour"] == "acivw"
+    with np.load(config["acoustic_image_stats"]) as statistics:  # every stage reads acoustic images
+        assert Path(config["acoustic_image_stats"]) == run / "acoustic_image_stats.npz"
+        assert statistics["mean"].shape == (12,) and str(statistics["list"]) == str(lists / "training.txt")
     assert summary["steps"] == 4 and not summary["resumed"]
     assert list((run / "checkpoints" / "last").glob("ckpt-*.index"))
     best = json.loads((run / "checkpoints" / "best.json").read_text())
@@ -115,8 +119,6 @@ def test_two_devices_match_one_device(lists, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="Keras 3's fit cannot take MultiWorkerMirroredStrategy's distributed "
-                   "batches (keras-team/keras#20585, tensorflow/tensorflow#72388)")
 def test_two_workers_match_one_device(lists, tmp_path):
     one = _final_summary(_main_process(_train_args(lists, tmp_path, "one")).communicate(timeout=600)[0])
     ports = [_free_port(), _free_port()]

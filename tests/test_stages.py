@@ -88,3 +88,16 @@ def test_distillation_step_lowers_loss(rng, original):
     before, after = _losses_over_steps(stage, data, steps=5)
     assert after < before
     assert not teacher.trainable
+
+
+def test_batch_norm_momentum_is_set_in_nested_networks_and_used():
+    from trainer.experiment import set_batch_norm_momentum
+
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(momentum=0.997)])
+    outer = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3), inner, keras.layers.BatchNormalization()])
+    set_batch_norm_momentum(outer, 0.5)
+    norms = [inner.layers[0], outer.layers[-1]]
+    assert [norm.momentum for norm in norms] == [0.5, 0.5]
+    batch = np.full((4, 3), 2.0, np.float32)
+    inner(batch, training=True)
+    np.testing.assert_allclose(inner.layers[0].moving_mean.numpy(), 1.0)  # 0.5 * 0 + 0.5 * 2

@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from dataloader import stats
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, VIDEO_FRAMES, Throughput
 from dataloader.pipeline import make_dataset
 from dataloader.schema import AVIA
@@ -18,6 +19,9 @@ from trainer import experiment
 from trainer.checkpoints import restore_weights
 from trainer.distribute import is_chief, make_strategy
 from trainer.run import train
+
+ACOUSTIC_IMAGE_STATS = "acoustic_image_stats.npz"
+STATS_RECORDS = 400  # 1-s records spread through the list: the 12 means and stds settle long before
 
 
 def recipe(plan: experiment.Plan) -> dict:
@@ -49,9 +53,34 @@ def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
         config["total_length"] = 30
     if not config.get("normalize"):
         config["stats_file"] = None
+    if not config.get("standardise_acoustic_images", True):
+        config["acoustic_image_stats"] = None
+    elif ACOUSTIC_IMAGE in first.loader.inputs and not config.get("acoustic_image_stats"):
+        # Computed from the training list when the run starts (see `run`).
+        config["acoustic_image_stats"] = str(run_directory(config) / ACOUSTIC_IMAGE_STATS)
     plan = experiment.plan(config, list_file)
     config.update(stage=plan.stage, flavour=plan.flavour, networks=plan.networks)
     return config, plan
+
+
+def run_directory(config: dict) -> Path:
+    return Path(config["checkpoint_dir"]) / config["exp_name"]
+
+
+def acoustic_image_statistics(config: dict, plan: experiment.Plan) -> None:
+    """Makes the acoustic-image statistics file the run's loader reads, from its training
+    list, unless it exists (a resumed run keeps its own; an explicit file is never rewritten)."""
+    path = plan.loader.acoustic_image_stats_path
+    if path is None or os.path.isfile(path):
+        return
+    if config["mode"] != "train":
+        raise ValueError(f"{path}: no acoustic-image statistics; give the training run's with "
+                         "--acoustic_image_stats, or --nostandardise_acoustic_images if it trained on unscaled ones")
+    loader = stats.acoustic_image_config(config["train_file"], config.get("data_root"), plan.flavour)
+    values = stats.compute_statistics(config["train_file"], loader, config.get("data_root"),
+                                      input_name=ACOUSTIC_IMAGE, max_records=STATS_RECORDS)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    stats.save_statistics(path, values, os.path.abspath(config["train_file"]))
 
 
 def dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True,
@@ -98,9 +127,11 @@ def _export_networks(stage, run_dir: Path) -> dict[str, str]:
 
 def run(config: dict) -> dict:
     config, plan = complete_config(config)
+    # Before any TensorFlow op: a multi-worker strategy configures the runtime's collectives.
     strategy = make_strategy(config.get("logical_cpus") or 0)
+    acoustic_image_statistics(config, plan)
     stage = build(config, plan, strategy)
-    run_dir = Path(config["checkpoint_dir"]) / config["exp_name"]
+    run_dir = run_directory(config)
     if not is_chief():
         run_dir = run_dir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
     logs_dir = Path(config["tensorboard"]) / config["exp_name"] if config.get("tensorboard") else run_dir / "logs"

@@ -19,7 +19,7 @@ import keras
 from dataloader import presets
 from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.schema import ACIVW, AVIA
-from dataloader.windows import read_list
+from dataloader.windows import detect_flavour
 from models.layers import CLASSIFIER, EMBEDDING
 from models.registry import MODELS, build_model
 from trainer import stages
@@ -44,12 +44,6 @@ INPUTS = {
 NUM_CLASSES = {ACIVW: 10, AVIA: 14}
 LABEL = {ACIVW: "classes", AVIA: "action"}
 IDENTITY = {ACIVW: ("classes", "video_index"), AVIA: ("action", "location", "subject")}
-
-
-def detect_flavour(list_file: str, root: str | None = None) -> str:
-    """AVIA records live under Location_XX directories, ACIVW's under class_K."""
-    first = read_list(list_file, root)[0]
-    return AVIA if "/Location_" in first else ACIVW
 
 
 def resolve_model(name: str, flavour: str) -> str:
@@ -119,7 +113,7 @@ def plan(flags: dict, list_file: str) -> Plan:
         nr_frames=flags.get("nr_frames") or min(block_size * sample_length, 12 * sample_length),
         normalisation=base.normalisation if SPECTROGRAM in inputs and flags.get("stats_file") else None,
         stats_path=flags.get("stats_file") if SPECTROGRAM in inputs else None,
-        standardise_acoustic_images=bool(flags.get("standardise_acoustic_images")), **video,
+        acoustic_image_stats_path=flags.get("acoustic_image_stats") if ACOUSTIC_IMAGE in inputs else None, **video,
     )
     if stage in ("self_supervised", "transfer"):
         monitor, mode = "val_triplet_accuracy", "max"
@@ -168,6 +162,9 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
         flag = branch_flags.get(role)
         if flag and flags.get(flag):
             _load_network(net, flags[flag], flag)
+    if flags.get("batch_norm_decay") is not None:
+        for net in nets.values():
+            set_batch_norm_momentum(net, flags["batch_norm_decay"])
     keys = {role: INPUTS[name] for role, name in plan.networks.items()}
     if plan.stage == "self_supervised":
         return stages.SelfSupervised(nets["audio_net"], nets["video_net"], audio_key=keys["audio_net"][0],
@@ -184,6 +181,14 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
                                 weight=flags.get("lambda_value", 0.5),
                                 original=flags.get("distillation_form") == "original")
     return stages.Supervised(nets["net"], keys["net"], label_key=LABEL[plan.flavour])
+
+
+def set_batch_norm_momentum(net: keras.Layer, momentum: float) -> None:
+    """Every batch norm of `net` (nested models too) keeps moving averages with `momentum`."""
+    for layer in getattr(net, "layers", ()):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
+        set_batch_norm_momentum(layer, momentum)
 
 
 def network_roles(stage: stages._Stage) -> dict[str, keras.Model]:

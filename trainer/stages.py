@@ -46,6 +46,10 @@ def across_replicas(value: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
     return context.all_reduce(reduction, value)
 
 
+def _multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
 def _correct_predictions(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     hits = tf.equal(tf.argmax(labels, axis=-1), tf.argmax(logits, axis=-1))
     return tf.reduce_sum(tf.cast(hits, tf.float32)), tf.cast(tf.shape(labels)[0], tf.float32)
@@ -103,12 +107,34 @@ class _Stage(keras.Model):
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
         self.loss_tracker.update_state(across_replicas(total))
-        return {metric.name: metric.result() for metric in self.metrics}
+        return self._logs()
 
     def test_step(self, data):
         loss, _ = self.compute_terms(data, training=False)
         self.loss_tracker.update_state(across_replicas(loss + self.regularisation()))
-        return {metric.name: metric.result() for metric in self.metrics}
+        return self._logs()
+
+    def _logs(self) -> dict:
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        if _multi_worker(self.distribute_strategy):
+            # Keras 3.6 reduces a multi-worker step's logs with strategy.reduce("MEAN", axis=0),
+            # which needs an axis to reduce (keras-team/keras#20585). Every replica holds the
+            # global values, so their mean over a length-1 axis is the value itself.
+            logs = {name: value[None] for name, value in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras builds a model under a strategy from a first batch, which it gets by
+        `strategy.reduce`-ing a distributed batch: that fails for a dict of per-replica
+        tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585). The first
+        replica's part of the batch has the shapes the build needs."""
+        if iterator is not None and _multi_worker(self.distribute_strategy):
+            for _, batches in iterator.enumerate_epoch():
+                data_batch = tf.nest.map_structure(
+                    lambda value: self.distribute_strategy.experimental_local_results(value)[0], next(batches))
+                break
+            iterator = None
+        super()._maybe_symbolic_build(iterator, data_batch)
 
     def call(self, data, training=False):
         return self.compute_terms(data, training)[1]
