@@ -127,5 +127,11 @@ def test_two_workers_match_one_device(lists, tmp_path):
         {"cluster": cluster, "task": {"type": "worker", "index": i}})}) for i in range(2)]
     outputs = [worker.communicate(timeout=900)[0] for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs[0][-3000:]
-    chief = _final_summary(outputs[0])
+    chief, other = _final_summary(outputs[0]), _final_summary(outputs[1])
+    assert chief["steps"] == other["steps"] == one["steps"]
     assert chief["logs"]["loss"] == pytest.approx(one["logs"]["loss"], rel=1e-4)
+    assert chief["logs"]["accuracy"] == pytest.approx(one["logs"]["accuracy"])
+    assert other["logs"] == chief["logs"]
+    assert (tmp_path / "multi" / "checkpoints" / "best").is_dir() or list((tmp_path / "multi" / "checkpoints" /
+                                                                           "last").glob("ckpt-*.index"))
+    assert (tmp_path / "multi" / "worker_1").is_dir()
