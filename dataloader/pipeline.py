@@ -116,8 +116,7 @@ def _decode_raw(features: Features, modality: str, dtype: tf.DType, frame_shape:
     sizes = ", ".join(schema.SIZE_KEYS[modality])
     ok = tf.reduce_all(tf.equal(tf.strings.length(frames), frame_bytes))
     with tf.control_dependencies([_check(ok, f"{modality} frames do not have the size of {sizes}", features)]):
-        values = tf.io.decode_raw(frames, dtype, little_endian=True)
-    return tf.reshape(values, tf.stack([-1, *frame_shape]))
+        return schema.decode_raw_frames(frames, dtype, frame_shape)
 
 
 def _decode_acoustic_image(config: LoaderConfig) -> Step:

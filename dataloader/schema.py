@@ -171,6 +171,13 @@ def make_sequence_example(
     )
 
 
+def decode_raw_frames(frames: tf.Tensor, dtype: tf.DType, frame_shape: Sequence) -> tf.Tensor:
+    """Raw little-endian frames (T,) of one record -> (T, *frame_shape) values of `dtype`."""
+    import tensorflow as tf
+
+    return tf.reshape(tf.io.decode_raw(frames, dtype, little_endian=True), tf.stack([-1, *frame_shape]))
+
+
 def decode_video_frames(
     frames: tf.Tensor, height: tf.Tensor, width: tf.Tensor, depth: tf.Tensor
 ) -> tf.Tensor:
@@ -222,13 +229,11 @@ def parse_sequence_example(
     )
     parsed = dict(context)
     if AUDIO_IMAGE in modalities:
-        height, width, depth = (context[key] for key in SIZE_KEYS[AUDIO_IMAGE])
-        raw = tf.io.decode_raw(sequence[SEQUENCE_KEYS[AUDIO_IMAGE]], tf.float32, little_endian=True)
-        parsed[AUDIO_IMAGE] = tf.reshape(raw, tf.stack([-1, height, width, depth]))
+        parsed[AUDIO_IMAGE] = decode_raw_frames(sequence[SEQUENCE_KEYS[AUDIO_IMAGE]], tf.float32,
+                                                [context[key] for key in SIZE_KEYS[AUDIO_IMAGE]])
     if AUDIO_DATA in modalities:
-        mics, samples = (context[key] for key in SIZE_KEYS[AUDIO_DATA])
-        raw = tf.io.decode_raw(sequence[SEQUENCE_KEYS[AUDIO_DATA]], tf.int32, little_endian=True)
-        parsed[AUDIO_DATA] = tf.reshape(raw, tf.stack([-1, mics, samples]))
+        parsed[AUDIO_DATA] = decode_raw_frames(sequence[SEQUENCE_KEYS[AUDIO_DATA]], tf.int32,
+                                               [context[key] for key in SIZE_KEYS[AUDIO_DATA]])
     if VIDEO in modalities:
         frames = sequence[SEQUENCE_KEYS[VIDEO]]
         if decode_video:
