@@ -33,6 +33,7 @@ def simulated_acivw(tmp_path_factory):
     import convert_data
     import framecount
     import generate_lists
+    from dataloader import stats
     from dualcam.simulate import simulate_dataset
 
     root = tmp_path_factory.mktemp("simulated_acivw")
@@ -42,5 +43,8 @@ def simulated_acivw(tmp_path_factory):
     assert convert_data.main([str(root / "raw"), str(root / "tfr"), "--modalities", "0", "1", "2", "--quiet"]) == 0
     assert generate_lists.main([str(root / "tfr")]) == 0
     lists = root / "tfr" / "lists"
+    statistics = root / "acoustic_image_stats.npz"
+    assert stats.main([str(lists / "training.txt"), "--input", "acoustic_image", "--out", str(statistics)]) == 0
     return {"raw": root / "raw", "lists": lists, "train_file": str(lists / "training.txt"),
-            "valid_file": str(lists / "validation.txt"), "test_file": str(lists / "validation.txt")}
+            "valid_file": str(lists / "validation.txt"), "test_file": str(lists / "validation.txt"),
+            "acoustic_image_stats": str(statistics)}

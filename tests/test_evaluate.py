@@ -25,7 +25,7 @@ def data(simulated_acivw):
 
 
 def _lists(data):
-    return {key: data[key] for key in ("train_file", "valid_file", "test_file")}
+    return {key: data[key] for key in ("train_file", "valid_file", "test_file", "acoustic_image_stats")}
 
 
 def _write_truth(directory: Path, pixels: np.ndarray) -> None:
@@ -68,6 +68,14 @@ def test_video_view_is_the_box_the_frames_show():
     heat[0, 1, 1] = 1.0
     centre = np.array([[view.u0 + view.width / 2, view.v0 + view.height / 2]])
     assert localise.localise(heat, centre, view)["mean_error_px"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_stage_without_run_or_statistics_is_refused(data):
+    lists = {key: value for key, value in _lists(data).items() if key != "acoustic_image_stats"}
+    with pytest.raises(ValueError, match="standardised with dataset statistics"):
+        build({**SELF_SUPERVISED, **lists}, None)
+    config, plan, _ = build({**SELF_SUPERVISED, **lists, "standardise_acoustic_images": False}, None)
+    assert config["acoustic_image_stats"] is None and plan.loader.acoustic_image_stats_path is None
 
 
 def test_extraction_and_acoustic_energy_find_the_sources(data):

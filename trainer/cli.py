@@ -56,6 +56,11 @@ def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
     if not config.get("standardise_acoustic_images", True):
         config["acoustic_image_stats"] = None
     elif ACOUSTIC_IMAGE in first.loader.inputs and not config.get("acoustic_image_stats"):
+        if not (config.get("checkpoint_dir") and config.get("exp_name")):
+            raise ValueError("acoustic images are standardised with dataset statistics: give acoustic_image_stats "
+                             "(python -m dataloader.stats LIST --input acoustic_image --out FILE), a run directory "
+                             "(checkpoint_dir and exp_name) to compute them into, or standardise_acoustic_images "
+                             "False")
         # Computed from the training list when the run starts (see `run`).
         config["acoustic_image_stats"] = str(run_directory(config) / ACOUSTIC_IMAGE_STATS)
     plan = experiment.plan(config, list_file)
