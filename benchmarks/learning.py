@@ -75,6 +75,8 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int) -> dict:
         return {"knn_audio": results["knn"]["audio"]["test_accuracy_mean"],
                 "knn_video": results["knn"]["video"]["test_accuracy_mean"],
                 "pointing_attention": results["localisation"]["attention"]["pointing_accuracy"],
+                "pointing_audio_map": results["localisation"]["audio_map"]["pointing_accuracy"],
+                "pointing_video_map": results["localisation"]["video_map"]["pointing_accuracy"],
                 "pointing_acoustic_energy": results["localisation"]["acoustic_energy"]["pointing_accuracy"]}
 
     return {"epochs": epochs, "seed": seed, "trained": figures(trained), "random_init": figures(random)}

@@ -19,7 +19,11 @@ windows training saw. What is measured (see `evaluation.extract` for the feature
 - Triplet accuracy on test (self-supervised stages), as main.py --mode test reports it.
 - Localisation (with the simulator's raw recordings, `raw_root`): on the test windows, the
   peak of each map against the target's true position (`evaluation.localise`): the
-  audio-visual attention map (self-supervised stages), the acoustic-image energy at its
+  audio-visual attention map (self-supervised stages) and, to tell which branch localises,
+  the audio map alone (sum over channels of a) and the video map alone (of v * v); the
+  self-supervised objective is indifferent to whether the audio map rises or falls with the
+  sound's energy, and only when it rises does the attention point at the source. Then the
+  acoustic-image energy at its
   own 36 x 48 resolution and pooled to the 12 x 16 of the attention map, and the image
   centre (the trivial baseline). The energy is beamformed, so it tells how well the data
   can be localised; the attention map against it tells whether learning kept that.
@@ -48,7 +52,7 @@ from trainer.checkpoints import restore_weights
 
 RUN_CONFIG = "config.json"
 CLASS_NAMES = {ACIVW: ACIVW_CLASSES, AVIA: AVIA_ACTIONS}
-MAP_NAMES = ("attention", "acoustic_energy", "acoustic_energy_12x16", "centre")
+MAP_NAMES = ("attention", "audio_map", "video_map", "acoustic_energy", "acoustic_energy_12x16", "centre")
 
 
 def find_run_dir(checkpoint: str | Path) -> Path | None:
@@ -111,8 +115,9 @@ def _localisation(test: Extraction, plan: experiment.Plan, raw_root: str | Path,
     truth = localise.true_positions(test.recording, test.first_second, plan.loader.sample_length, plan.flavour,
                                     raw_root)
     maps = {"centre": (localise.centre_map(len(test)), localise.FULL_VIEW)}
-    if test.attention is not None:
-        maps["attention"] = (test.attention, localise.video_view(plan.loader))
+    for name in ("attention", "audio_map", "video_map"):
+        if getattr(test, name) is not None:
+            maps[name] = (getattr(test, name), localise.video_view(plan.loader))
     if test.acoustic_energy is not None:
         maps["acoustic_energy"] = (test.acoustic_energy, localise.FULL_VIEW)
         maps["acoustic_energy_12x16"] = (localise.pool(test.acoustic_energy, 3), localise.FULL_VIEW)

@@ -10,7 +10,8 @@ What a stage gives per sample:
   with the video (retrieval uses it), and `audio_embedding` the L2-normalised embedding
   itself, as the transfer loss compares it with the frozen DualCamNet's.
   With `maps=True` also the attention map of each sample
-  (`logger.images.attention_map`: sum over channels of a * v * v, (12, 16)) and the
+  (`logger.images.attention_map`: sum over channels of a * v * v, (12, 16)), each branch's
+  own map (sum over channels of a, and of v * v), and the
   triplet counts of each batch (test-time triplet accuracy, as `main.py --mode test`
   reports it: triplets are formed inside a batch, so it depends on the batch size).
 - Supervised and distillation stages: `logits` (the student's, for distillation).
@@ -39,6 +40,8 @@ class Extraction:
     recording: np.ndarray  # (N,) str: the window's record directory
     first_second: np.ndarray  # (N,) int: 1-based number of the window's first record
     attention: np.ndarray | None = None  # (N, h, w)
+    audio_map: np.ndarray | None = None  # (N, h, w): the audio map summed over channels
+    video_map: np.ndarray | None = None  # (N, h, w): the squared video map summed over channels
     acoustic_energy: np.ndarray | None = None  # (N, 36, 48)
     triplet_counts: tuple[float, float] | None = None  # (correct, total), summed over batches
 
@@ -57,6 +60,7 @@ class Extraction:
             self, features={k: v[order] for k, v in self.features.items()},
             labels={k: v[order] for k, v in self.labels.items()}, recording=self.recording[order],
             first_second=self.first_second[order], attention=pick(self.attention),
+            audio_map=pick(self.audio_map), video_map=pick(self.video_map),
             acoustic_energy=pick(self.acoustic_energy))
 
 
@@ -113,6 +117,8 @@ class Extractor:
                     keep(name, out[name])
             if "audio_map" in out:
                 keep("attention", attention_map(out["audio_map"], out["video_map"]))
+                keep("audio_map_sum", out["audio_map"].sum(axis=-1))
+                keep("video_map_sum", np.square(out["video_map"]).sum(axis=-1))
                 correct, total = correct + float(out["correct"]), total + float(out["total"])
             if maps and ACOUSTIC_IMAGE in batch:
                 keep("acoustic_energy", batch[ACOUSTIC_IMAGE].numpy()[..., 0].mean(axis=1))
@@ -127,7 +133,8 @@ class Extractor:
             features={name: arrays[name].astype(np.float32) for name in FEATURES if name in arrays},
             labels={key: arrays[key] for key in label_keys},
             recording=arrays[RECORDING], first_second=arrays[FIRST_SECOND].astype(np.int64),
-            attention=arrays.get("attention"), acoustic_energy=arrays.get("acoustic_energy"),
+            attention=arrays.get("attention"), audio_map=arrays.get("audio_map_sum"),
+            video_map=arrays.get("video_map_sum"), acoustic_energy=arrays.get("acoustic_energy"),
             triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
         )
 

@@ -86,7 +86,13 @@ def test_extraction_and_acoustic_energy_find_the_sources(data):
     n = 9  # 3 recordings x 3 one-second windows
     assert len(test) == n and test.features["audio"].shape == (n, 128) and test.features["video"].shape == (n, 128)
     np.testing.assert_allclose(np.linalg.norm(test.features["audio"], axis=1), 1.0, rtol=1e-5)
-    assert test.attention.shape == (n, 12, 16) and test.acoustic_energy.shape == (n, 36, 48)
+    assert test.attention.shape == test.audio_map.shape == test.video_map.shape == (n, 12, 16)
+    assert test.acoustic_energy.shape == (n, 36, 48)
+    audio, video, _ = (t.numpy() for t in stage.maps(next(iter(batches))))  # the list's first windows
+    first = len(audio)
+    np.testing.assert_allclose(test.audio_map[:first], audio.sum(-1), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(test.video_map[:first], (video**2).sum(-1), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(test.attention[:first], (audio * video**2).sum(-1), rtol=1e-4, atol=1e-6)
     assert sorted(test.first_second.tolist()) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert all(f"class_{c}/" in r for r, c in zip(test.recording, test.labels["classes"]))
     correct, total = test.triplet_counts
@@ -129,7 +135,8 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
         assert set(results["retrieval"][direction]) == {"rank_1", "rank_2", "rank_5", "mAP"}  # gallery of 9
     assert "classification" not in results
     localisation = results["localisation"]
-    assert set(localisation) >= {"attention", "acoustic_energy", "acoustic_energy_12x16", "centre"}
+    assert set(localisation) >= {"attention", "audio_map", "video_map", "acoustic_energy", "acoustic_energy_12x16",
+                                 "centre"}
     assert localisation["acoustic_energy"]["pointing_accuracy"] == 1.0
     assert localisation["acoustic_energy_12x16"]["pointing_accuracy"] == 1.0
     assert localisation["centre"]["pointing_accuracy"] < 1.0
@@ -201,7 +208,8 @@ def test_cli_evaluates_a_trained_classifier_as_main_restores_it(data, tmp_path, 
     assert matrix.shape == (10, 10) and matrix.sum() == 9 and matrix.sum(axis=1)[:3].tolist() == [3, 3, 3]
     assert classification["per_class_accuracy"][3] is None
     assert set(results["knn"]) == {"logits"} and "retrieval" not in results
-    assert "attention" not in results["localisation"] and results["localisation"]["acoustic_energy"]
+    assert not {"attention", "audio_map", "video_map"} & set(results["localisation"])
+    assert results["localisation"]["acoustic_energy"]
     assert "classification accuracy" in printed and "accuracy of train" in printed
     events = list((logs / "images").glob("events.out.tfevents.*"))
     assert events and _image_tags(events[0]) == ["confusion_matrix"]
