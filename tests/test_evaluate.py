@@ -78,6 +78,14 @@ def test_a_stage_without_run_or_statistics_is_refused(data):
     assert config["acoustic_image_stats"] is None and plan.loader.acoustic_image_stats_path is None
 
 
+def test_testing_a_run_without_its_statistics_is_refused(data, tmp_path):
+    config, plan = cli.complete_config({**SELF_SUPERVISED, "mode": "test", "test_file": data["test_file"],
+                                        "checkpoint_dir": str(tmp_path), "exp_name": "never_trained"})
+    assert plan.loader.acoustic_image_stats_path == str(tmp_path / "never_trained" / "acoustic_image_stats.npz")
+    with pytest.raises(ValueError, match="no acoustic-image statistics"):
+        cli.acoustic_image_statistics(config, plan)
+
+
 def test_extraction_and_acoustic_energy_find_the_sources(data):
     config, plan, stage = build({**SELF_SUPERVISED, **_lists(data)}, None)
     loader = dataclasses.replace(plan.loader, training=False)
