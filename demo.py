@@ -9,7 +9,7 @@
    the audio and video features, cross-modal retrieval, sound-source localisation against
    the simulator's ground truth; one table, JSON files and TensorBoard logs.
 
-    .venv/bin/python demo.py [--out demo_output] [--recordings_per_class 5] [--seconds 4] [--epochs 6]
+    .venv/bin/python demo.py [--out demo_output] [--recordings_per_class 5] [--seconds 4] [--epochs 15] [--seed 1]
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--recordings_per_class", type=int, default=5,
                         help="5 splits each class 3 / 1 / 1 into training, validation and testing")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each simulated recording")
-    parser.add_argument("--epochs", type=int, default=6, help="self-supervised training epochs")
+    parser.add_argument("--epochs", type=int, default=15, help="self-supervised training epochs")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="higher than the paper's 1e-5, for a run of minutes instead of hours")
@@ -72,7 +72,7 @@ def main() -> None:
     import main as main_script
     from trainer.cli import run
 
-    # Batch-norm moving averages at 0.9: slim's 0.997 would, after ~40 steps, still weigh the
+    # Batch-norm moving averages at 0.9: slim's 0.997 would, after ~100 steps, still weigh the
     # initial statistics most, and the evaluation runs in inference mode.
     flags = ["--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
              "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
