@@ -105,6 +105,7 @@ def distillation(out: Path, scale: float, workers: int, seed: int) -> dict:
     _train(["--model", "HearNet", *files, "--exp_name", alone, *student])
     _train(["--student_model", "HearNet", "--teacher_model", "DualCamHybridNet", *files, "--exp_name",
             distilled, "--teacher_restore_checkpoint", str(runs / teacher / "networks/net.weights.h5"),
+            "--acoustic_image_stats", str(runs / teacher / "acoustic_image_stats.npz"),
             "--temperature_value", "4", "--lambda_value", "0.5", *student])
     test = {"test_file": str(lists / "testing.txt")}
     accuracy = {role: evaluate_run(runs / name, **test)["classification"]["accuracy"]

@@ -14,6 +14,7 @@ STATS="$RUNS/hearnet_a_stats.npz"
 for ALPHA in 0.1 0.3 0.5 0.7 0.9; do
   "$PYTHON" main.py --mode train --embedding 1 --transfer 1 --model_1 ResNet18_v1 --model_2 HearNet \
     --acoustic_init_checkpoint "$RUNS/a_self_supervised/networks/audio_net.weights.h5" \
+    --acoustic_image_stats "$RUNS/a_self_supervised/acoustic_image_stats.npz" \
     --visual_init_checkpoint "$RUNS/a_self_supervised/networks/video_net.weights.h5" \
     --train_file "$LISTS/training.txt" --valid_file "$LISTS/validation.txt" --stats_file "$STATS" \
     --checkpoint_dir "$RUNS" --exp_name "a_transfer_alpha_$ALPHA" --alpha "$ALPHA" \

@@ -15,6 +15,7 @@ STATS="$RUNS/hearnet_b_stats.npz"
 for MODEL in HearNet SoundNet5 ResNet50; do
   "$PYTHON" main.py --mode train --student_model "$MODEL" --teacher_model DualCamHybridNet \
     --teacher_restore_checkpoint "$RUNS/b_teacher/networks/net.weights.h5" --stats_file "$STATS" \
+    --acoustic_image_stats "$RUNS/b_teacher/acoustic_image_stats.npz" \
     --train_file "$LISTS/training.txt" --valid_file "$LISTS/validation.txt" \
     --checkpoint_dir "$RUNS" --exp_name "b_distilled_$MODEL" \
     --temperature_value "$TEMPERATURE" --lambda_value "$LAMBDA" \
