@@ -135,3 +135,20 @@ def test_two_workers_match_one_device(lists, tmp_path):
     assert (tmp_path / "multi" / "checkpoints" / "best").is_dir() or list((tmp_path / "multi" / "checkpoints" /
                                                                            "last").glob("ckpt-*.index"))
     assert (tmp_path / "multi" / "worker_1").is_dir()
+
+
+@pytest.mark.parametrize("tf_config, expected", [
+    (None, "run"),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, "run"),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, "run/worker_1"),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "worker", "index": 0}}, "run/worker_0"),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "chief", "index": 0}}, "run"),
+])
+def test_each_process_of_a_run_writes_its_own_directory(monkeypatch, tf_config, expected):
+    from trainer.distribute import process_run_dir
+
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert process_run_dir(Path("run")) == Path(expected)

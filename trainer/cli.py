@@ -17,7 +17,7 @@ from evaluation.extract import extract
 from logger.callbacks import ImageLogger, write_hparams, write_projector
 from trainer import experiment
 from trainer.checkpoints import restore_weights
-from trainer.distribute import is_chief, make_strategy
+from trainer.distribute import make_strategy, process_run_dir
 from trainer.run import train
 
 ACOUSTIC_IMAGE_STATS = "acoustic_image_stats.npz"
@@ -136,9 +136,7 @@ def run(config: dict) -> dict:
     strategy = make_strategy(config.get("logical_cpus") or 0)
     acoustic_image_statistics(config, plan)
     stage = build(config, plan, strategy)
-    run_dir = run_directory(config)
-    if not is_chief():
-        run_dir = run_dir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
+    run_dir = process_run_dir(run_directory(config))
     logs_dir = Path(config["tensorboard"]) / config["exp_name"] if config.get("tensorboard") else run_dir / "logs"
     if config["mode"] == "test":
         return _test(config, plan, stage, run_dir, logs_dir)

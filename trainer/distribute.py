@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -31,9 +32,11 @@ def make_strategy(logical_cpus: int = 0) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def is_chief() -> bool:
-    """True unless this process is a non-chief worker of a multi-worker run."""
+def process_run_dir(run_dir: Path) -> Path:
+    """Where this process writes its run: `run_dir` for the chief (or a single process),
+    `run_dir/worker_N` for the other workers of a multi-worker run."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     task = config.get("task", {})
-    return task.get("type", "chief") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0
+    chief = task.get("type", "chief") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0
                                                       and "chief" not in config.get("cluster", {}))
+    return run_dir if chief else run_dir / f"worker_{task['index']}"
