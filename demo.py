@@ -28,6 +28,19 @@ def _done(start: float) -> None:
     print(f"   ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
+def self_supervised_flags(lists: Path, runs: Path, exp_name: str, epochs: int, seed: int, batch_size: int = 16,
+                          learning_rate: float = 1e-3) -> list[str]:
+    """main.py's flags for (A)'s self-supervised pretraining in a run of minutes (the
+    learning benchmark runs it longer). Batch-norm moving averages at 0.9: slim's 0.997
+    would, after ~100 steps, still weigh the initial statistics most, and validation and
+    evaluation run in inference mode."""
+    return ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
+            "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", exp_name,
+            "--sample_length", "2", "--number_of_crops", "4", "--batch_size", str(batch_size),
+            "--num_epochs", str(epochs), "--learning_rate", str(learning_rate),
+            "--hard_from_epoch", str(max(1, epochs // 2)), "--batch_norm_decay", "0.9", "--seed", str(seed)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="where everything is written")
@@ -72,15 +85,9 @@ def main() -> None:
     import main as main_script
     from trainer.cli import run
 
-    # Batch-norm moving averages at 0.9: slim's 0.997 would, after ~100 steps, still weigh the
-    # initial statistics most, and the evaluation runs in inference mode. Deterministic: on
-    # this little data, two runs that differ only in batch order end far apart.
-    flags = ["--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
-             "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
-             "--checkpoint_dir", str(runs), "--exp_name", "self_supervised", "--sample_length", "2",
-             "--number_of_crops", "4", "--batch_size", str(args.batch_size), "--num_epochs", str(args.epochs),
-             "--learning_rate", str(args.learning_rate), "--hard_from_epoch", str(max(1, args.epochs // 2)),
-             "--batch_norm_decay", "0.9", "--seed", str(args.seed), "--deterministic"]
+    # Deterministic: on this little data, two runs that differ only in batch order end far apart.
+    flags = ["--mode", "train", *self_supervised_flags(lists, runs, "self_supervised", args.epochs, args.seed,
+                                                       args.batch_size, args.learning_rate), "--deterministic"]
     main_script.FLAGS(["main.py", *flags])
     summary = run(main_script.flag_config())
     print(json.dumps(summary["logs"]))

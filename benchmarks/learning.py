@@ -32,6 +32,7 @@ import framecount  # noqa: E402
 import generate_lists  # noqa: E402
 import main as main_script  # noqa: E402
 from dataloader import stats  # noqa: E402
+from demo import self_supervised_flags  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402
 from evaluation.evaluate import evaluate_run  # noqa: E402
 from trainer.cli import run  # noqa: E402
@@ -61,11 +62,7 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int) -> dict:
     lists = records / "lists"
     epochs = max(2, round(12 * scale))
     name = f"ss_seed{seed}"
-    _train(["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
-            "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", name,
-            "--seed", str(seed),
-            "--sample_length", "2", "--number_of_crops", "4", "--batch_size", "16", "--num_epochs", str(epochs),
-            "--learning_rate", "1e-3", "--hard_from_epoch", str(epochs // 2), "--batch_norm_decay", "0.9"])
+    _train(self_supervised_flags(lists, runs, name, epochs, seed))
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / name, name="self-supervised", **common)
