@@ -83,6 +83,9 @@ flags.DEFINE_integer("seed", 0, "Seed of weights and training crops (crops diffe
 flags.DEFINE_integer("nr_frames", None, "Video frames per sample (overrides --block_size)")
 flags.DEFINE_string("stats_file", None, "HearNet normalisation statistics (python -m dataloader.stats)")
 flags.DEFINE_integer("hard_from_epoch", 3, "Self-supervised: batch-all triplets before this epoch, then batch-hard")
+flags.DEFINE_float("cross_modal_weight", 0.0, "Self-supervised: weight of a cross-modal identity loss (SyncNet's, "
+                   "scaled cosines of the pooled audio and video features across the batch) added to the triplets")
+flags.DEFINE_float("cross_modal_scale", 10.0, "Scale w of the cross-modal identity loss's logits w * cos")
 flags.DEFINE_enum("distillation_form", "standard", ["standard", "original"],
                   "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s CE(softmax(t/T), s)")
 flags.DEFINE_integer("save_every_steps", 100, "Also save the resumable state every N steps (0: epochs only)")

@@ -8,6 +8,7 @@ from trainer.losses import (
     attention_distances,
     batch_all_triplet_loss,
     batch_hard_triplet_loss,
+    cross_modal_identity_loss,
     distillation_loss,
     embedding_distances,
     same_identity,
@@ -35,6 +36,34 @@ def test_attention_distance_is_zero_for_uniform_video():
     audio = np.random.default_rng(0).uniform(size=(2, 3, 3, 4)).astype(np.float32)
     video = np.ones((1, 3, 3, 4), np.float32)
     np.testing.assert_allclose(attention_distances(audio, video).numpy(), 0.0, atol=1e-6)
+
+
+def _cross_entropy(targets, logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -(targets * log_softmax).sum(axis=1).mean()
+
+
+def test_cross_modal_identity_loss_by_hand(rng):
+    # recordings 0, 0, 1: the first two rows each spread their target over two positives
+    ids = np.array([0, 0, 1])
+    audio = rng.normal(size=(3, 5)).astype(np.float32)
+    video = rng.normal(size=(3, 5)).astype(np.float32)
+    logits = 7.0 * _normalise(audio) @ _normalise(video).T
+    targets = (ids[:, None] == ids[None, :]).astype(np.float64)
+    targets /= targets.sum(axis=1, keepdims=True)
+    expected = 0.5 * (_cross_entropy(targets, logits) + _cross_entropy(targets.T, logits.T))
+    got = cross_modal_identity_loss(audio, video, same_identity(ids), scale=7.0).numpy()
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_cross_modal_identity_loss_is_low_when_pairs_match():
+    embeddings = np.eye(4, dtype=np.float32)
+    matched = cross_modal_identity_loss(embeddings, embeddings, same_identity(np.arange(4))).numpy()
+    swapped = cross_modal_identity_loss(embeddings, embeddings[::-1], same_identity(np.arange(4))).numpy()
+    # matched: -log(e^10 / (e^10 + 3)), swapped: the positive scores 0 against one 10
+    assert matched == pytest.approx(-np.log(np.exp(10) / (np.exp(10) + 3)), rel=1e-3)
+    assert swapped > 9.0
 
 
 def _numpy_triplets(d, positive, margin):

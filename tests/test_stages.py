@@ -42,6 +42,24 @@ def test_self_supervised_step_lowers_loss(rng):
     assert after < before
 
 
+def test_self_supervised_cross_modal_term_is_added_and_reported(rng):
+    keras.utils.set_random_seed(0)
+    audio_net = build_model("dualcamnet", mode="embedding", num_frames=2)
+    video_net = build_model("resnet18_v1", mode="embedding", num_frames=1)
+    data = _batch(rng)
+    plain = SelfSupervised(audio_net, video_net)
+    extended = SelfSupervised(audio_net, video_net, cross_modal_weight=0.5)
+    for stage in (plain, extended):
+        stage.compile(optimizer=keras.optimizers.Adam(1e-3))
+    base = plain.evaluate(data, verbose=0, return_dict=True)
+    logs = extended.evaluate(data, verbose=0, return_dict=True)
+    assert "cross_modal_loss" not in base and logs["cross_modal_loss"] > 0.0
+    expected = base["loss"] + 0.5 * logs["cross_modal_loss"]
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+    before, after = _losses_over_steps(extended, data, steps=6)
+    assert after < before
+
+
 def test_self_supervised_switches_to_batch_hard(rng):
     stage = SelfSupervised(build_model("dualcamnet", mode="embedding", num_frames=2),
                            build_model("resnet18_v1", mode="embedding", num_frames=1), hard_from_epoch=1)

@@ -8,7 +8,11 @@ through the attention product: the video map weighs the audio map by where it lo
 
 so d_ij is small when the audio energy of clip i sits where video j attends. Pairs from the
 same recording are positives, all others negatives, and a triplet (i, j, k) costs
-max(d_ij - d_ik + margin, 0).
+max(d_ij - d_ik + margin, 0). The product is indifferent to whether the audio map rises or
+falls with the sound's energy: only where the two maps agree matters.
+
+Beyond (A), SyncNet's identity loss compares the pooled features across modalities, which
+the triplets of the maps never do directly.
 """
 from __future__ import annotations
 
@@ -77,6 +81,23 @@ def triplet_counts(distances: tf.Tensor, positives: tf.Tensor) -> tuple[tf.Tenso
     terms, valid = _triplet_terms(distances, positives, 0.0)
     correct = tf.reduce_sum(tf.cast(tf.logical_and(valid, terms < 0.0), tf.float32))
     return correct, tf.reduce_sum(tf.cast(valid, tf.float32))
+
+
+def cross_modal_identity_loss(audio: tf.Tensor, video: tf.Tensor, positives: tf.Tensor, scale: float = 10.0
+                               ) -> tf.Tensor:
+    """SyncNet's identity loss across modalities: cross-entropy over the (B, B) scaled
+    cosines of audio and video embeddings, audio to video and video to audio, the targets
+    spread evenly over each row's positives (several windows of one recording may share a
+    batch). SyncNet's logits are w * cos + b; a softmax over a row does not see b, so only
+    the scale w is kept, fixed."""
+    logits = scale * tf.matmul(l2_normalise(tf.cast(audio, tf.float32)), l2_normalise(tf.cast(video, tf.float32)),
+                               transpose_b=True)
+    targets = tf.cast(positives, tf.float32)
+    audio_to_video = tf.nn.softmax_cross_entropy_with_logits(
+        targets / tf.reduce_sum(targets, axis=1, keepdims=True), logits)
+    video_to_audio = tf.nn.softmax_cross_entropy_with_logits(
+        tf.transpose(targets / tf.reduce_sum(targets, axis=0, keepdims=True)), tf.transpose(logits))
+    return 0.5 * (tf.reduce_mean(audio_to_video) + tf.reduce_mean(video_to_audio))
 
 
 def distillation_loss(labels: tf.Tensor, student_logits: tf.Tensor, teacher_logits: tf.Tensor,

@@ -4,7 +4,8 @@ A stage owns the networks it trains (and a frozen one it learns from), reads the
 needs from the loader's dict by key, and reports its loss terms and accuracy as metrics:
 
 - `SelfSupervised` (A): audio map vs video map, attention-product triplets; batch-all
-  triplets for the first `hard_from_epoch` epochs, then batch-hard.
+  triplets for the first `hard_from_epoch` epochs, then batch-hard; optionally plus the
+  cross-modal identity loss of the pooled audio and video features.
 - `Transfer` (A): the self-supervised loss of a HearNet embedding against video, plus a
   triplet loss pulling the HearNet embedding towards a frozen DualCamNet's.
 - `Supervised`: cross-entropy on logits (the networks already average them over frames).
@@ -143,15 +144,19 @@ class _Stage(keras.Model):
 class SelfSupervised(_Stage):
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
                  video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
-                 margin: float = 0.2, hard_from_epoch: int = 3, **kwargs):
+                 margin: float = 0.2, hard_from_epoch: int = 3, cross_modal_weight: float = 0.0,
+                 cross_modal_scale: float = 10.0, **kwargs):
         super().__init__(**kwargs)
         self.audio_net, self.video_net = audio_net, video_net
         self.trained = (audio_net, video_net)
         self.audio_key, self.video_key = audio_key, video_key
         self.identity_keys = tuple(identity_keys)
         self.margin, self.hard_from_epoch = margin, hard_from_epoch
+        self.cross_modal_weight, self.cross_modal_scale = cross_modal_weight, cross_modal_scale
         self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
         self.accuracy = Share("triplet_accuracy")
+        if cross_modal_weight:
+            self.cross_modal_loss = keras.metrics.Mean(name="cross_modal_loss")
 
     @staticmethod
     def _map(output: tf.Tensor, grid: tuple[int, int]) -> tf.Tensor:
@@ -176,10 +181,19 @@ class SelfSupervised(_Stage):
         return self._map(audio_output, tuple(video.shape[1:3])), video, audio_output
 
     def audio_video_terms(self, data: dict, training: bool):
+        """The audio-visual loss: (A)'s triplets, plus, with a `cross_modal_weight`, the
+        cross-modal identity loss of the pooled features (the ones kNN and retrieval use)."""
         audio, video, audio_output = self.maps(data, training)
         distances = losses.attention_distances(audio, video)
         positives = losses.same_identity(recording_ids(data, self.identity_keys))
-        return self.triplet(distances, positives), distances, positives, audio_output
+        loss = self.triplet(distances, positives)
+        if self.cross_modal_weight:
+            identity = losses.cross_modal_identity_loss(tf.reduce_sum(audio, axis=[1, 2]),
+                                                        tf.reduce_sum(video, axis=[1, 2]), positives,
+                                                        self.cross_modal_scale)
+            self.cross_modal_loss.update_state(across_replicas(identity))
+            loss += self.cross_modal_weight * identity
+        return loss, distances, positives, audio_output
 
     def compute_terms(self, data, training):
         loss, distances, positives, _ = self.audio_video_terms(data, training)
