@@ -52,10 +52,7 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="higher than the paper's 1e-5, for a run of minutes instead of hours")
     parser.add_argument("--seed", type=int, default=1,
-                        help="seed of the weights and training crops. The self-supervised objective does not care "
-                             "whether DualCamNet's audio map rises or falls with the sound's energy, and training "
-                             "keeps the sign it starts with: with seed 0 it starts falling, and the attention map "
-                             "does not point at the source (see README)")
+                        help="seed of the weights and training crops (the README's figures are seed 1's)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     out = Path(args.out).resolve()

@@ -85,6 +85,9 @@ flags.DEFINE_string("stats_file", None, "HearNet normalisation statistics (pytho
 flags.DEFINE_integer("hard_from_epoch", 3, "Self-supervised: batch-all triplets before this epoch, then batch-hard")
 flags.DEFINE_float("cross_modal_weight", 0.0, "Self-supervised: weight of a cross-modal identity loss (SyncNet's, "
                    "scaled cosines of the pooled audio and video features across the batch) added to the triplets")
+flags.DEFINE_bool("orient_audio_map", True, "Self-supervised: draw DualCamNet's initial weights again until its "
+                  "map rises with the acoustic energy of the first batch ((A)'s objective keeps whichever way the "
+                  "map starts, and only a rising one localises); --noorient_audio_map keeps the first draw")
 flags.DEFINE_float("cross_modal_scale", 10.0, "Scale w of the cross-modal identity loss's logits w * cos")
 flags.DEFINE_enum("distillation_form", "standard", ["standard", "original"],
                   "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s CE(softmax(t/T), s)")

@@ -80,13 +80,15 @@ def knn_loader(loader, seed: int, crops: int = 1):
 
 def build(config: dict, checkpoint: str | Path | None):
     """main.py's stage for a configuration, with the checkpoint's weights (None: as
-    initialised from the configuration's seed). Returns (config, plan, stage)."""
+    training starts from the configuration's seed). Returns (config, plan, stage)."""
     config = dict(config)
     config["mode"] = "train" if config.get("train_file") else "test"
     config, plan = cli.complete_config(config)
     stage = cli.build(config, plan, tf.distribute.get_strategy())
     if checkpoint is not None:
         restore_weights(stage, checkpoint)
+    elif config["mode"] == "train":
+        cli.orient_audio_map(config, plan, stage)
     return config, plan, stage
 
 

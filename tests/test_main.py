@@ -54,6 +54,8 @@ def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
         assert Path(config["acoustic_image_stats"]) == run / "acoustic_image_stats.npz"
         assert statistics["mean"].shape == (12,) and str(statistics["list"]) == str(lists / "training.txt")
     assert summary["steps"] == 4 and not summary["resumed"]
+    # Only a self-supervised DualCamNet has its initial draw checked (and maybe redrawn).
+    assert ("audio_map_orientation" in summary) == (stage == "self_supervised")
     assert list((run / "checkpoints" / "last").glob("ckpt-*.index"))
     best = json.loads((run / "checkpoints" / "best.json").read_text())
     assert all(Path(p).is_file() for p in summary["networks"].values())

@@ -5,7 +5,15 @@ import pytest
 import tensorflow as tf
 
 from models.registry import build_model
-from trainer.stages import Distiller, SelfSupervised, Supervised, TrackEpoch, Transfer, recording_ids
+from trainer.stages import (
+    Distiller,
+    SelfSupervised,
+    Supervised,
+    TrackEpoch,
+    Transfer,
+    recording_ids,
+    redraw_weights,
+)
 
 
 def _batch(rng, batch=4, acoustic_frames=2, video_frames=1, classes=10):
@@ -58,6 +66,52 @@ def test_self_supervised_cross_modal_term_is_added_and_reported(rng):
     assert logs["loss"] == pytest.approx(expected, rel=1e-5)
     before, after = _losses_over_steps(extended, data, steps=6)
     assert after < before
+
+
+def _self_supervised_stage(seed=0):
+    keras.utils.set_random_seed(seed)
+    return SelfSupervised(build_model("dualcamnet", mode="embedding", num_frames=2),
+                          build_model("resnet18_v1", mode="embedding", num_frames=1))
+
+
+def test_audio_map_energy_correlation_by_hand(rng):
+    stage = _self_supervised_stage()
+    data = _batch(rng)
+    audio = stage.maps(data)[0].numpy().sum(axis=-1)
+    energy = data["acoustic_image"][..., 0].mean(axis=1).reshape(4, 12, 3, 16, 3).mean(axis=(2, 4))
+    expected = np.mean([np.corrcoef(a.ravel(), e.ravel())[0, 1] for a, e in zip(audio, energy)])
+    assert stage.audio_map_energy_correlation(data) == pytest.approx(expected, abs=1e-4)
+
+
+def test_redraw_weights_is_seeded_and_keeps_zero_biases():
+    net = build_model("dualcamnet", mode="embedding", num_frames=2)
+    redraw_weights(net, 3)
+    first = [w.numpy() for w in net.weights]
+    redraw_weights(net, 4)
+    other = [w.numpy() for w in net.weights]
+    redraw_weights(net, 3)
+    np.testing.assert_array_equal(first[0], net.weights[0].numpy())
+    assert not np.allclose(first[0], other[0])
+    assert all(not w.any() for w, v in zip(first, net.weights) if "bias" in v.path)
+    assert np.std(first[0]) == pytest.approx(0.01 * 0.88, rel=0.2)  # truncated N(0, 0.01)
+
+
+def test_orient_audio_map_draws_until_the_map_rises_with_the_energy(rng):
+    data = _batch(rng)
+    for row in range(4):  # a loud source somewhere in every sample
+        top, left = rng.integers(0, 30), rng.integers(0, 42)
+        data["acoustic_image"][row, :, top:top + 6, left:left + 6, 0] += 4.0
+    stage = _self_supervised_stage()
+    start = stage.audio_map_energy_correlation(data)
+    kept = [w.numpy() for w in stage.audio_net.weights]
+    assert stage.orient_audio_map(data, minimum=start - 1.0) == {"audio_map_energy_correlation": start,
+                                                                  "redraws": 0}
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(kept, stage.audio_net.weights))
+    # Asked for more than the first draw gives, it draws until it has it or runs out.
+    result = stage.orient_audio_map(data, seed=1, draws=5, minimum=start + 0.05)
+    assert result["redraws"] >= 1
+    assert result["audio_map_energy_correlation"] == pytest.approx(stage.audio_map_energy_correlation(data))
+    assert result["audio_map_energy_correlation"] >= start + 0.05 or result["redraws"] == 5
 
 
 def test_self_supervised_switches_to_batch_hard(rng):

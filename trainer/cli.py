@@ -120,6 +120,20 @@ def build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy)
     return stage
 
 
+def orient_audio_map(config: dict, plan: experiment.Plan, stage) -> dict | None:
+    """`SelfSupervised.orient_audio_map` on the first training batch, for a self-supervised
+    DualCamNet that starts from its initialisers (a resumed run then restores its own
+    weights; evaluate.py's random-init baseline is the stage as training started). Every
+    worker of a run draws the same batch and weights, so all agree."""
+    if not config.get("orient_audio_map") or config.get("acoustic_init_checkpoint") or any(
+            config.get(flag) for flag in ("init_checkpoint", "restore_checkpoint")):
+        return None
+    if plan.stage != "self_supervised" or stage.audio_key != ACOUSTIC_IMAGE:
+        return None
+    batch = next(iter(dataset(config["train_file"], plan.loader, config, 0)))
+    return stage.orient_audio_map(batch, config.get("seed") or 0)
+
+
 def _export_networks(stage, run_dir: Path) -> dict[str, str]:
     out = run_dir / "networks"
     out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +160,7 @@ def run(config: dict) -> dict:
     for flag in ("init_checkpoint", "restore_checkpoint"):
         if config.get(flag):
             restore_weights(stage, config[flag])
+    orientation = orient_audio_map(config, plan, stage)
     validation = None
     if config.get("valid_file"):
         validation = dataset(config["valid_file"], plan.loader, config, training=False)
@@ -155,6 +170,8 @@ def run(config: dict) -> dict:
     summary = train(stage, lambda epoch: dataset(config["train_file"], plan.loader, config, epoch), validation,
                     config["num_epochs"], run_dir, plan.monitor, plan.monitor_mode, config["save_every_steps"],
                     callbacks, verbose=config.get("verbose", 2), logs_dir=logs_dir)
+    if orientation:
+        summary["audio_map_orientation"] = orientation
     best = run_dir / "checkpoints" / "best"
     if validation is not None and best.is_dir():
         restore_weights(stage, best)

@@ -141,6 +141,20 @@ class _Stage(keras.Model):
         return self.compute_terms(data, training)[1]
 
 
+def redraw_weights(net: keras.Model, seed: int) -> None:
+    """Every kernel and bias of `net` drawn again from its layer's initialiser, reseeded."""
+    for layer in net.layers:
+        for name in ("kernel", "bias"):
+            initializer = getattr(layer, f"{name}_initializer", None)
+            weight = getattr(layer, name, None)
+            if initializer is None or weight is None:
+                continue
+            config = initializer.get_config()
+            if "seed" in config:
+                initializer = initializer.__class__.from_config({**config, "seed": seed})
+            weight.assign(initializer(weight.shape, weight.dtype))
+
+
 class SelfSupervised(_Stage):
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
                  video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
@@ -179,6 +193,38 @@ class SelfSupervised(_Stage):
         video = self._map(self.video_net(data[self.video_key], training=training), (12, 16))
         audio_output = self.audio_net(data[self.audio_key], training=training)
         return self._map(audio_output, tuple(video.shape[1:3])), video, audio_output
+
+    def audio_map_energy_correlation(self, data: dict) -> float:
+        """Mean over a batch of the Pearson correlation, over the map's cells, between the
+        audio map (summed over channels) and the acoustic images' energy (coefficient c0,
+        averaged over frames and pooled to the map's grid)."""
+        audio = tf.reduce_sum(self.maps(data)[0], axis=-1)
+        energy = tf.reduce_mean(tf.cast(data[self.audio_key], tf.float32)[..., 0], axis=1)
+        factor = (energy.shape[1] // audio.shape[1], energy.shape[2] // audio.shape[2])
+        energy = tf.nn.avg_pool2d(energy[..., None], factor, factor, "VALID")[..., 0]
+
+        def standardised(x):
+            x = tf.reshape(x, [tf.shape(x)[0], -1])
+            x -= tf.reduce_mean(x, axis=1, keepdims=True)
+            return tf.math.divide_no_nan(x, tf.norm(x, axis=1, keepdims=True))
+
+        return float(tf.reduce_mean(tf.reduce_sum(standardised(audio) * standardised(energy), axis=1)))
+
+    def orient_audio_map(self, data: dict, seed: int = 0, draws: int = 20, minimum: float = 0.25) -> dict:
+        """(A)'s objective cannot tell an audio map that rises with the sound's energy from
+        one that falls with it, and training keeps the way the map starts; only a rising map
+        makes the attention point at the source. So the audio network's initial weights are
+        drawn again (from its own initialisers, seeded from `seed`) until its map rises with
+        the energy of `data`'s acoustic images, with a correlation of at least `minimum`,
+        at most `draws` times (starts at +0.3 to +0.6 kept rising through training; one
+        near 0 may go either way). Returns the correlation reached and how many draws it
+        took (0: the first one rose)."""
+        correlation, draw = self.audio_map_energy_correlation(data), 0
+        while correlation < minimum and draw < draws:
+            draw += 1
+            redraw_weights(self.audio_net, seed * draws + draw)
+            correlation = self.audio_map_energy_correlation(data)
+        return {"audio_map_energy_correlation": correlation, "redraws": draw}
 
     def audio_video_terms(self, data: dict, training: bool):
         """The audio-visual loss: (A)'s triplets, plus, with a `cross_modal_weight`, the
