@@ -63,7 +63,8 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
     lists = records / "lists"
     epochs = max(2, round(12 * scale))
     name = f"ss_seed{seed}" + (f"_cross_modal{cross_modal_weight:g}" if cross_modal_weight else "")
-    _train([*self_supervised_flags(lists, runs, name, epochs, seed), "--cross_modal_weight", str(cross_modal_weight)])
+    summary = _train([*self_supervised_flags(lists, runs, name, epochs, seed), "--cross_modal_weight",
+                      str(cross_modal_weight)])
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / name, name="self-supervised", **common)
@@ -77,7 +78,8 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
                 "pointing_video_map": results["localisation"]["video_map"]["pointing_accuracy"],
                 "pointing_acoustic_energy": results["localisation"]["acoustic_energy"]["pointing_accuracy"]}
 
-    return {"epochs": epochs, "seed": seed, "cross_modal_weight": cross_modal_weight, "trained": figures(trained),
+    return {"epochs": epochs, "seed": seed, "cross_modal_weight": cross_modal_weight,
+            "audio_map_orientation": summary.get("audio_map_orientation"), "trained": figures(trained),
             "random_init": figures(random)}
 
 
