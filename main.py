@@ -88,6 +88,8 @@ flags.DEFINE_float("cross_modal_weight", 0.0, "Self-supervised: weight of a cros
 flags.DEFINE_bool("orient_audio_map", True, "Self-supervised: draw DualCamNet's initial weights again until its "
                   "map rises with the acoustic energy of the first batch ((A)'s objective keeps whichever way the "
                   "map starts, and only a rising one localises); --noorient_audio_map keeps the first draw")
+flags.DEFINE_float("map_agreement_weight", 0.0, "Self-supervised: weight of KL(audio map || video map) over the "
+                   "cells of each clip, the audio map fixed: the video map learns where the acoustic image hears")
 flags.DEFINE_float("cross_modal_scale", 10.0, "Scale w of the cross-modal identity loss's logits w * cos")
 flags.DEFINE_enum("distillation_form", "standard", ["standard", "original"],
                   "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s CE(softmax(t/T), s)")

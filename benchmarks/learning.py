@@ -12,7 +12,9 @@
 Targets on simulated data: kNN at least 15 points above random init; pointing accuracy at
 least 80 %; the distilled student above the student alone. `--scale` multiplies the data
 and the epochs; `--seed` seeds the weights and the training crops (runs are named by it);
-`--cross_modal_weight W` adds main.py's cross-modal identity loss to (A)'s objective.
+(A) runs with main.py's map-agreement term at weight 1 (`--map_agreement_weight 0`: (A)'s
+objective alone), which teaches the video map where the acoustic image hears; `--cross_modal_weight W`
+adds the cross-modal identity loss.
 The last line is JSON with every figure and its baseline. (A) trains at a higher learning
 rate than the paper's (1e-3 instead of 1e-5) and with batch-norm momentum 0.9; (B)'s
 students at the paper's 1e-4, for twice the teacher's epochs.
@@ -54,7 +56,8 @@ def _prepare(roots: list[Path], records: Path, workers: int, *list_flags: str) -
     generate_lists.main([str(records), *list_flags])
 
 
-def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_modal_weight: float = 0.0) -> dict:
+def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_modal_weight: float = 0.0,
+                    map_agreement_weight: float = 1.0) -> dict:
     raw, records, runs = out / "acivw_raw", out / "acivw_tfrecords", out / "runs"
     # At least 5 recordings a class, so the greedy split gives every list a recording.
     simulate_dataset(raw, "acivw", seconds=6.0, workers=workers, recordings_per_class=max(5, round(8 * scale)),
@@ -62,9 +65,10 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
     _prepare([raw], records, workers)
     lists = records / "lists"
     epochs = max(2, round(12 * scale))
-    name = f"ss_seed{seed}" + (f"_cross_modal{cross_modal_weight:g}" if cross_modal_weight else "")
+    name = (f"ss_seed{seed}" + (f"_cross_modal{cross_modal_weight:g}" if cross_modal_weight else "")
+            + (f"_agreement{map_agreement_weight:g}" if map_agreement_weight else ""))
     summary = _train([*self_supervised_flags(lists, runs, name, epochs, seed), "--cross_modal_weight",
-                      str(cross_modal_weight)])
+                      str(cross_modal_weight), "--map_agreement_weight", str(map_agreement_weight)])
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / name, name="self-supervised", **common)
@@ -79,6 +83,7 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
                 "pointing_acoustic_energy": results["localisation"]["acoustic_energy"]["pointing_accuracy"]}
 
     return {"epochs": epochs, "seed": seed, "cross_modal_weight": cross_modal_weight,
+            "map_agreement_weight": map_agreement_weight,
             "audio_map_orientation": summary.get("audio_map_orientation"), "trained": figures(trained),
             "random_init": figures(random)}
 
@@ -124,12 +129,14 @@ def main() -> None:
     parser.add_argument("--only", choices=("self_supervised", "distillation"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the training crops")
     parser.add_argument("--cross_modal_weight", type=float, default=0.0,
-                        help="(A) with main.py's cross-modal identity loss added (0: (A)'s objective alone)")
+                        help="weight of main.py's cross-modal identity loss added to (A)'s objective")
+    parser.add_argument("--map_agreement_weight", type=float, default=1.0,
+                        help="weight of main.py's map-agreement term (0: (A)'s objective alone)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     result: dict = {"scale": args.scale}
     benches = (("self_supervised", lambda: self_supervised(out, args.scale, args.workers, args.seed,
-                                                           args.cross_modal_weight)),
+                                                           args.cross_modal_weight, args.map_agreement_weight)),
                ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed)))
     for name, bench in benches:
         if args.only in (None, name):

@@ -11,6 +11,7 @@ from trainer.losses import (
     cross_modal_identity_loss,
     distillation_loss,
     embedding_distances,
+    map_agreement_loss,
     same_identity,
     triplet_counts,
 )
@@ -64,6 +65,26 @@ def test_cross_modal_identity_loss_is_low_when_pairs_match():
     # matched: -log(e^10 / (e^10 + 3)), swapped: the positive scores 0 against one 10
     assert matched == pytest.approx(-np.log(np.exp(10) / (np.exp(10) + 3)), rel=1e-3)
     assert swapped > 9.0
+
+
+def test_map_agreement_loss_by_hand(rng):
+    target = rng.uniform(0, 1, size=(2, 3, 4)).astype(np.float32)
+    maps = rng.uniform(0, 1, size=(2, 3, 4)).astype(np.float32)
+    p = target.reshape(2, -1) / target.reshape(2, -1).sum(axis=1, keepdims=True)
+    q = maps.reshape(2, -1) / maps.reshape(2, -1).sum(axis=1, keepdims=True)
+    expected = np.mean(np.sum(p * np.log(p / q), axis=1))
+    assert map_agreement_loss(target, maps).numpy() == pytest.approx(expected, rel=1e-4)
+    # the same distribution at another scale agrees exactly
+    assert map_agreement_loss(target, 5.0 * target).numpy() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_map_agreement_loss_moves_only_the_maps(rng):
+    target = tf.Variable(rng.uniform(0, 1, size=(1, 2, 2)).astype(np.float32))
+    maps = tf.Variable(rng.uniform(0, 1, size=(1, 2, 2)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = map_agreement_loss(target, maps)
+    to_target, to_maps = tape.gradient(loss, [target, maps])
+    assert to_target is None and np.abs(to_maps.numpy()).sum() > 0
 
 
 def _numpy_triplets(d, positive, margin):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from models.registry import build_model
+from trainer.losses import map_agreement_loss
 from trainer.stages import (
     Distiller,
     SelfSupervised,
@@ -50,22 +51,37 @@ def test_self_supervised_step_lowers_loss(rng):
     assert after < before
 
 
-def test_self_supervised_cross_modal_term_is_added_and_reported(rng):
+def test_self_supervised_optional_terms_are_added_and_reported(rng):
     keras.utils.set_random_seed(0)
     audio_net = build_model("dualcamnet", mode="embedding", num_frames=2)
     video_net = build_model("resnet18_v1", mode="embedding", num_frames=1)
     data = _batch(rng)
     plain = SelfSupervised(audio_net, video_net)
-    extended = SelfSupervised(audio_net, video_net, cross_modal_weight=0.5)
+    extended = SelfSupervised(audio_net, video_net, cross_modal_weight=0.5, map_agreement_weight=2.0)
     for stage in (plain, extended):
         stage.compile(optimizer=keras.optimizers.Adam(1e-3))
     base = plain.evaluate(data, verbose=0, return_dict=True)
     logs = extended.evaluate(data, verbose=0, return_dict=True)
-    assert "cross_modal_loss" not in base and logs["cross_modal_loss"] > 0.0
-    expected = base["loss"] + 0.5 * logs["cross_modal_loss"]
+    assert "cross_modal_loss" not in base and "map_agreement_loss" not in base
+    assert logs["cross_modal_loss"] > 0.0 and logs["map_agreement_loss"] > 0.0
+    expected = base["loss"] + 0.5 * logs["cross_modal_loss"] + 2.0 * logs["map_agreement_loss"]
     assert logs["loss"] == pytest.approx(expected, rel=1e-5)
-    before, after = _losses_over_steps(extended, data, steps=6)
+    cross_modal = SelfSupervised(audio_net, video_net, cross_modal_weight=0.5)
+    cross_modal.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before, after = _losses_over_steps(cross_modal, data, steps=6)
     assert after < before
+    # With the audio map held still, the agreement term moves the video map towards it.
+    audio_net.trainable = False
+    agreement = SelfSupervised(audio_net, video_net, map_agreement_weight=10.0)
+    agreement.compile(optimizer=keras.optimizers.Adam(1e-3))
+
+    def disagreement():  # in training mode, as the steps see the batch norms
+        audio, video, _ = agreement.maps(data, training=True)
+        return float(map_agreement_loss(tf.reduce_sum(audio, axis=-1), tf.reduce_sum(tf.square(video), axis=-1)))
+
+    first = disagreement()
+    agreement.fit(tf.data.Dataset.from_tensors(data).repeat(6), epochs=1, verbose=0)
+    assert disagreement() < first
 
 
 def _self_supervised_stage(seed=0):

@@ -171,7 +171,8 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
                                      video_key=VIDEO_FRAMES, identity_keys=IDENTITY[plan.flavour],
                                      margin=flags.get("margin", 0.2), hard_from_epoch=flags.get("hard_from_epoch", 3),
                                      cross_modal_weight=flags.get("cross_modal_weight", 0.0),
-                                     cross_modal_scale=flags.get("cross_modal_scale", 10.0))
+                                     cross_modal_scale=flags.get("cross_modal_scale", 10.0),
+                                     map_agreement_weight=flags.get("map_agreement_weight", 0.0))
     if plan.stage == "transfer":
         return stages.Transfer(nets["audio_net"], nets["video_net"], nets["teacher"], teacher_key=ACOUSTIC_IMAGE,
                                audio_key=keys["audio_net"][0], alpha=flags.get("alpha", 0.5),

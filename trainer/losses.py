@@ -12,7 +12,8 @@ max(d_ij - d_ik + margin, 0). The product is indifferent to whether the audio ma
 falls with the sound's energy: only where the two maps agree matters.
 
 Beyond (A), SyncNet's identity loss compares the pooled features across modalities, which
-the triplets of the maps never do directly.
+the triplets of the maps never do directly, and the map agreement asks the video map to put
+its mass where the audio map does.
 """
 from __future__ import annotations
 
@@ -98,6 +99,19 @@ def cross_modal_identity_loss(audio: tf.Tensor, video: tf.Tensor, positives: tf.
     video_to_audio = tf.nn.softmax_cross_entropy_with_logits(
         tf.transpose(targets / tf.reduce_sum(targets, axis=0, keepdims=True)), tf.transpose(logits))
     return 0.5 * (tf.reduce_mean(audio_to_video) + tf.reduce_mean(video_to_audio))
+
+
+def map_agreement_loss(target_maps: tf.Tensor, maps: tf.Tensor) -> tf.Tensor:
+    """Mean KL divergence KL(p || q) between the spatial distributions of non-negative maps
+    (B, H, W): p of `target_maps` (taken as fixed: no gradient reaches them), q of `maps`.
+    0 when each map puts its mass where its target does."""
+    def distribution(x):
+        x = tf.cast(x, tf.float32)
+        x = tf.reshape(x, [tf.shape(x)[0], -1]) + 1e-12
+        return x / tf.reduce_sum(x, axis=1, keepdims=True)
+
+    p, q = tf.stop_gradient(distribution(target_maps)), distribution(maps)
+    return tf.reduce_mean(tf.reduce_sum(p * (tf.math.log(p) - tf.math.log(q)), axis=1))
 
 
 def distillation_loss(labels: tf.Tensor, student_logits: tf.Tensor, teacher_logits: tf.Tensor,

@@ -5,7 +5,8 @@ needs from the loader's dict by key, and reports its loss terms and accuracy as 
 
 - `SelfSupervised` (A): audio map vs video map, attention-product triplets; batch-all
   triplets for the first `hard_from_epoch` epochs, then batch-hard; optionally plus the
-  cross-modal identity loss of the pooled audio and video features.
+  cross-modal identity loss of the pooled audio and video features, and the agreement of
+  the video map with the (fixed) audio map.
 - `Transfer` (A): the self-supervised loss of a HearNet embedding against video, plus a
   triplet loss pulling the HearNet embedding towards a frozen DualCamNet's.
 - `Supervised`: cross-entropy on logits (the networks already average them over frames).
@@ -159,7 +160,7 @@ class SelfSupervised(_Stage):
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
                  video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
                  margin: float = 0.2, hard_from_epoch: int = 3, cross_modal_weight: float = 0.0,
-                 cross_modal_scale: float = 10.0, **kwargs):
+                 cross_modal_scale: float = 10.0, map_agreement_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.audio_net, self.video_net = audio_net, video_net
         self.trained = (audio_net, video_net)
@@ -167,10 +168,13 @@ class SelfSupervised(_Stage):
         self.identity_keys = tuple(identity_keys)
         self.margin, self.hard_from_epoch = margin, hard_from_epoch
         self.cross_modal_weight, self.cross_modal_scale = cross_modal_weight, cross_modal_scale
+        self.map_agreement_weight = map_agreement_weight
         self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
         self.accuracy = Share("triplet_accuracy")
         if cross_modal_weight:
             self.cross_modal_loss = keras.metrics.Mean(name="cross_modal_loss")
+        if map_agreement_weight:
+            self.map_agreement_loss = keras.metrics.Mean(name="map_agreement_loss")
 
     @staticmethod
     def _map(output: tf.Tensor, grid: tuple[int, int]) -> tf.Tensor:
@@ -228,7 +232,11 @@ class SelfSupervised(_Stage):
 
     def audio_video_terms(self, data: dict, training: bool):
         """The audio-visual loss: (A)'s triplets, plus, with a `cross_modal_weight`, the
-        cross-modal identity loss of the pooled features (the ones kNN and retrieval use)."""
+        cross-modal identity loss of the pooled features (the ones kNN and retrieval use),
+        and with a `map_agreement_weight`, KL(audio map || video map) over the cells: the
+        triplets only ask v^2 to keep the audio vector's direction for the positive, which
+        a rising audio map constrains at its peak alone, so the video map need not peak
+        at the source, and the attention map a v^2 then points at it half the time."""
         audio, video, audio_output = self.maps(data, training)
         distances = losses.attention_distances(audio, video)
         positives = losses.same_identity(recording_ids(data, self.identity_keys))
@@ -239,6 +247,11 @@ class SelfSupervised(_Stage):
                                                         self.cross_modal_scale)
             self.cross_modal_loss.update_state(across_replicas(identity))
             loss += self.cross_modal_weight * identity
+        if self.map_agreement_weight:
+            agreement = losses.map_agreement_loss(tf.reduce_sum(audio, axis=-1),
+                                                  tf.reduce_sum(tf.square(video), axis=-1))
+            self.map_agreement_loss.update_state(across_replicas(agreement))
+            loss += self.map_agreement_weight * agreement
         return loss, distances, positives, audio_output
 
     def compute_terms(self, data, training):
