@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer.checkpoints import restore_weights
+from trainer.checkpoints import restore_weights, will_resume
 from trainer.run import train
 from trainer.stages import Supervised
 
@@ -52,9 +52,11 @@ def test_killed_run_resumes_with_same_optimizer_step_and_result(tmp_path):
     train(reference, _data, validation, epochs=3, run_dir=tmp_path / "straight", monitor="val_accuracy", verbose=0)
 
     interrupted = _stage()
+    assert not will_resume(tmp_path / "killed")
     with pytest.raises(Killed):
         train(interrupted, _data, validation, epochs=3, run_dir=tmp_path / "killed", monitor="val_accuracy",
               save_every_steps=2, callbacks=[KillAfter(7)], verbose=0)  # 5 steps an epoch: dies at 2 of epoch 2
+    assert will_resume(tmp_path / "killed")
     resumed = _stage()
     summary = train(resumed, _data, validation, epochs=3, run_dir=tmp_path / "killed", monitor="val_accuracy",
                     save_every_steps=2, verbose=0)

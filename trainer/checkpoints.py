@@ -16,15 +16,26 @@ import keras
 import tensorflow as tf
 
 
+def last_state_dir(run_dir: str | Path) -> Path:
+    """Where a run keeps its resumable training state (`TrainingState`)."""
+    return Path(run_dir) / "checkpoints" / "last"
+
+
+def will_resume(run_dir: str | Path) -> bool:
+    """True when training in `run_dir` continues from a saved state instead of starting."""
+    return tf.train.latest_checkpoint(str(last_state_dir(run_dir))) is not None
+
+
 class TrainingState:
     def __init__(self, stage: keras.Model, run_dir: str | Path, max_to_keep: int = 2):
         self.stage = stage
-        self.dir = Path(run_dir) / "checkpoints"
+        self.dir = last_state_dir(run_dir).parent  # also holds the best weights (KeepBest)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         self.checkpoint = tf.train.Checkpoint(model=stage, optimizer=stage.optimizer, epoch=self.epoch,
                                               step_in_epoch=self.step_in_epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.dir / "last"), max_to_keep=max_to_keep)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(last_state_dir(run_dir)),
+                                                  max_to_keep=max_to_keep)
 
     def restore(self) -> bool:
         """Restores the last state if there is one. The optimizer's variables exist only after

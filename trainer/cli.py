@@ -16,7 +16,7 @@ from dataloader.schema import AVIA
 from evaluation.extract import extract
 from logger.callbacks import ImageLogger, write_hparams, write_projector
 from trainer import experiment
-from trainer.checkpoints import restore_weights
+from trainer.checkpoints import restore_weights, will_resume
 from trainer.distribute import make_strategy, process_run_dir
 from trainer.run import train
 
@@ -120,13 +120,16 @@ def build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy)
     return stage
 
 
-def orient_audio_map(config: dict, plan: experiment.Plan, stage) -> dict | None:
+def orient_audio_map(config: dict, plan: experiment.Plan, stage, run_dir: Path | None = None) -> dict | None:
     """`SelfSupervised.orient_audio_map` on the first training batch, for a self-supervised
-    DualCamNet that starts from its initialisers (a resumed run then restores its own
-    weights; evaluate.py's random-init baseline is the stage as training started). Every
-    worker of a run draws the same batch and weights, so all agree."""
+    DualCamNet that starts from its initialisers: not when `run_dir` holds a state training
+    will resume from (its weights replace these), nor from init checkpoints. evaluate.py's
+    random-init baseline is the stage as training started. Every worker of a run draws the
+    same batch and weights, so all agree."""
     if not config.get("orient_audio_map") or config.get("acoustic_init_checkpoint") or any(
             config.get(flag) for flag in ("init_checkpoint", "restore_checkpoint")):
+        return None
+    if run_dir is not None and will_resume(run_dir):
         return None
     if plan.stage != "self_supervised" or stage.audio_key != ACOUSTIC_IMAGE:
         return None
@@ -160,7 +163,7 @@ def run(config: dict) -> dict:
     for flag in ("init_checkpoint", "restore_checkpoint"):
         if config.get(flag):
             restore_weights(stage, config[flag])
-    orientation = orient_audio_map(config, plan, stage)
+    orientation = orient_audio_map(config, plan, stage, run_dir)
     validation = None
     if config.get("valid_file"):
         validation = dataset(config["valid_file"], plan.loader, config, training=False)
