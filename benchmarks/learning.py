@@ -67,8 +67,8 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
     epochs = max(2, round(12 * scale))
     name = (f"ss_seed{seed}" + (f"_cross_modal{cross_modal_weight:g}" if cross_modal_weight else "")
             + (f"_agreement{map_agreement_weight:g}" if map_agreement_weight else ""))
-    summary = _train([*self_supervised_flags(lists, runs, name, epochs, seed), "--cross_modal_weight",
-                      str(cross_modal_weight), "--map_agreement_weight", str(map_agreement_weight)])
+    flags = self_supervised_flags(lists, runs, name, epochs, seed, map_agreement_weight=map_agreement_weight)
+    summary = _train([*flags, "--cross_modal_weight", str(cross_modal_weight)])
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / name, name="self-supervised", **common)
