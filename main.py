@@ -82,6 +82,9 @@ flags.DEFINE_string("data_root", None, "Root of relative paths in the lists")
 flags.DEFINE_integer("seed", 0, "Seed of weights and training crops (crops differ every epoch)")
 flags.DEFINE_integer("nr_frames", None, "Video frames per sample (overrides --block_size)")
 flags.DEFINE_string("stats_file", None, "HearNet normalisation statistics (python -m dataloader.stats)")
+flags.DEFINE_bool("mirror", False, "Mirror each training window left-right with probability 1/2: acoustic images "
+                  "and video frames together, so the source stays where both see it (single-microphone audio is "
+                  "unchanged)")
 flags.DEFINE_integer("hard_from_epoch", 3, "Self-supervised: batch-all triplets before this epoch, then batch-hard")
 flags.DEFINE_float("cross_modal_weight", 0.0, "Self-supervised: weight of a cross-modal identity loss (SyncNet's, "
                    "scaled cosines of the pooled audio and video features across the batch) added to the triplets")

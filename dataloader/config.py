@@ -59,6 +59,13 @@ class LoaderConfig:
     (bilinear) so its short side is `video_short_side`, unless it is already, then
     centre-cropped to `video_size`.
 
+    Mirror: with `training` and `mirror`, each window is mirrored left-right with
+    probability 1/2, drawn with its start from (seed, epoch): the acoustic images' and the
+    video frames' columns together, so both still see the source in the same place (the
+    acoustic image covers the camera image, and the video crop is centred on it). A single
+    microphone's audio is the same in the mirrored scene; the signals of several are not
+    (they would need the array's mirror permutation), so `audio_mics` > 1 cannot be mirrored.
+
     Audio: `resampler` "sinc" is this package's in-graph polyphase filter, "tfio" the
     tensorflow-io op (20x slower; see `dataloader.audio`). The spectrogram is the STFT
     magnitude as `tf.signal.stft` makes it (periodic Hann window, no end padding), so 2 s at
@@ -78,6 +85,7 @@ class LoaderConfig:
     video_size: tuple[int, int] = (224, 298)
     flip_acoustic_images: bool = False
     acoustic_image_stats_path: str | None = None
+    mirror: bool = False
     audio_mics: int = 1
     resampler: str = "sinc"
     frame_length: int = 440
@@ -104,6 +112,8 @@ class LoaderConfig:
             problems.append(f"resampler {self.resampler!r} is not one of {RESAMPLERS}")
         if self.normalisation not in (None, *NORMALISATIONS):
             problems.append(f"normalisation {self.normalisation!r} is not one of {NORMALISATIONS} or None")
+        if self.mirror and AUDIO in self.inputs and self.audio_mics > 1:
+            problems.append("mirror cannot mirror the raw signals of several microphones (audio_mics > 1)")
         if self.frame_length > self.waveform_length:
             problems.append(f"frame_length {self.frame_length} is longer than the waveform ({self.waveform_length})")
         if problems:

@@ -5,7 +5,8 @@
     parse        all records of a window in one batched parse, of only the features needed
     sample       the frames each input uses (video: `nr_frames` of the window's 12 L)
     decode       bytes -> arrays, only of what was picked
-    preprocess   arrays -> network inputs, labels -> one-hot; static shapes
+    preprocess   arrays -> network inputs (mirrored if the window says so), labels ->
+                 one-hot; static shapes
     batch        `batch_size` samples
     postprocess  functions of whole batches (none by default)
 
@@ -18,9 +19,10 @@ removing functions, never by copying the pipeline:
     phases["preprocess"]["video"] = my_augmentation
     dataset = make_dataset("lists/training.txt", config, batch_size=64, phases=phases)
 
-Every modality of a sample comes from the same window, whose start is the only random
-draw (made in `dataloader.windows` from the seed and the epoch), so acoustic images, audio
-and video cover the same seconds by construction.
+Every modality of a sample comes from the same window, whose start (and mirror, with
+`mirror`) are the only random draws (made in `dataloader.windows` from the seed and the
+epoch), so acoustic images, audio and video cover the same seconds, and the same scene, by
+construction.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ from dataloader.config import (
 )
 from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
 from dataloader.stats import load_acoustic_image_normalisation, load_normalisation
-from dataloader.windows import PATHS, find_clips, read_list, window_dataset, windows_per_epoch
+from dataloader.windows import MIRROR, PATHS, find_clips, read_list, window_dataset, windows_per_epoch
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -162,6 +164,20 @@ def _flip_acoustic_images(features: Features) -> Features:
     return {**features, ACOUSTIC_IMAGE: tf.reverse(features[ACOUSTIC_IMAGE], axis=[1, 2])}
 
 
+def _mirror(features: Features) -> Features:
+    """The window's mirror draw applied to the acoustic images and the video frames, whose
+    third axis is the image's columns."""
+    import tensorflow as tf
+
+    features = dict(features)
+    mirror = features.pop(MIRROR)
+    for key in (ACOUSTIC_IMAGE, VIDEO_FRAMES):
+        if key in features:
+            value = features[key]
+            features[key] = tf.cond(mirror, lambda v=value: tf.reverse(v, axis=[2]), lambda v=value: v)
+    return features
+
+
 def _standardise_acoustic_images(config: LoaderConfig) -> Step:
     mean, std = load_acoustic_image_normalisation(config)
 
@@ -262,6 +278,8 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
         phases["preprocess"][WAVEFORM] = _waveform(config)
     if SPECTROGRAM in inputs:
         phases["preprocess"][SPECTROGRAM] = _spectrogram(config)
+    if config.mirror and config.training:
+        phases["preprocess"][MIRROR] = _mirror
     phases["preprocess"]["labels"] = _one_hot_labels(config)
     return phases
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 RECORD_NAME = re.compile(r"Data_(\d+)\.tfrecord")
 PATHS = "paths"
+MIRROR = "mirror"  # bool, in training windows of a config with `mirror`
 
 
 def read_list(path: str | os.PathLike, root: str | os.PathLike | None = None) -> list[str]:
@@ -96,8 +97,9 @@ def window_dataset(
     clips: Sequence[Clip], config: LoaderConfig, epochs: int | None = 1, first_epoch: int = 0
 ) -> tf.data.Dataset:
     """Windows as dicts: `paths` (sample_length,) string, `recording` string, `first_second`
-    int32. `epochs` None repeats forever; epoch numbers start at `first_epoch`, so a
-    resumed run draws the crops it would have drawn."""
+    int32, and `mirror` bool for training with `config.mirror`. `epochs` None repeats
+    forever; epoch numbers start at `first_epoch`, so a resumed run draws the crops it
+    would have drawn."""
     import tensorflow as tf
 
     usable = [clip for clip in clips if len(clip.paths) >= config.sample_length]
@@ -110,11 +112,12 @@ def window_dataset(
     first_seconds = tf.constant([clip.first_second for clip in usable], tf.int64)
     span = tf.range(config.sample_length, dtype=tf.int64)
 
-    def window(clip: tf.Tensor, offset: tf.Tensor) -> dict[str, tf.Tensor]:
+    def window(clip: tf.Tensor, offset: tf.Tensor, *mirror: tf.Tensor) -> dict[str, tf.Tensor]:
         return {
             PATHS: tf.gather(table, tf.gather(starts, clip) + offset + span),
             RECORDING: tf.gather(recordings, clip),
             FIRST_SECOND: tf.cast(tf.gather(first_seconds, clip) + offset, tf.int32),
+            **dict(zip([MIRROR], mirror)),
         }
 
     if not config.training:
@@ -128,11 +131,16 @@ def window_dataset(
     clip_index = tf.constant(np.repeat(np.arange(len(usable)), crops), tf.int64)
 
     def epoch_windows(epoch: tf.Tensor) -> tf.data.Dataset:
-        draws = tf.random.stateless_uniform([2, len(usable) * crops], seed=tf.stack([config.seed, epoch]),
-                                            dtype=tf.float64)
+        seed = tf.stack([tf.constant(config.seed, tf.int64), epoch])
+        draws = tf.random.stateless_uniform([2, len(usable) * crops], seed=seed, dtype=tf.float64)
         offsets = tf.cast(tf.floor(draws[0] * tf.gather(positions, clip_index)), tf.int64)
         order = tf.argsort(draws[1])
-        return tf.data.Dataset.from_tensor_slices((tf.gather(clip_index, order), tf.gather(offsets, order)))
+        slices = (tf.gather(clip_index, order), tf.gather(offsets, order))
+        if config.mirror:
+            # A stream of its own, so mirroring leaves the crops as they are without it.
+            mirror_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            slices += (tf.random.stateless_uniform([len(usable) * crops], seed=mirror_seed) < 0.5,)
+        return tf.data.Dataset.from_tensor_slices(slices)
 
     if epochs is None:
         epoch_numbers = tf.data.Dataset.counter(first_epoch)

@@ -74,8 +74,10 @@ def run_checkpoint(run_dir: str | Path) -> Path:
 
 
 def knn_loader(loader, seed: int, crops: int = 1):
-    """The loader of kNN run `seed`: `crops` random training windows per clip, all kept."""
-    return dataclasses.replace(loader, training=True, seed=seed, number_of_crops=crops, drop_remainder=False)
+    """The loader of kNN run `seed`: `crops` random training windows per clip, all kept, as
+    they are (not mirrored)."""
+    return dataclasses.replace(loader, training=True, seed=seed, number_of_crops=crops, drop_remainder=False,
+                               mirror=False)
 
 
 def build(config: dict, checkpoint: str | Path | None):

@@ -259,6 +259,44 @@ def test_flips_turn_acoustic_images_left_right_and_upside_down(tmp_path):
     np.testing.assert_array_equal(flipped["acoustic_image"], plain["acoustic_image"][:, ::-1, ::-1])
 
 
+def test_mirror_flips_acoustic_images_and_video_together_and_keeps_the_crops(tmp_path):
+    """Images whose every cell and pixel differ: a mirrored sample is its unmirrored twin with
+    the columns of both acoustic images and video reversed, and nothing else changed."""
+    paths = []
+    for second in range(1, 7):
+        arrays = encoded_arrays(1, second)
+        arrays["audio_image"] = arrays["audio_image"] + np.arange(36 * 48, dtype=np.float32).reshape(36, 48, 1)
+        arrays["video"][..., 2] = np.arange(48).reshape(6, 8)
+        path = str(tmp_path / f"class_0/data_010/Data_{second:03d}.tfrecord")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        schema.write_record_file(path, schema.make_sequence_example("acivw", {"classes": 0, "location": 10}, **arrays))
+        paths.append(path)
+    cfg = config(training=True, number_of_crops=8, seed=5)
+
+    def run(mirror: bool, training: bool = True, epoch: int = 0):
+        return samples(make_dataset(paths, dataclasses.replace(cfg, mirror=mirror, training=training),
+                                    Throughput(deterministic=True), batch_size=4, first_epoch=epoch))
+
+    mirrored = 0
+    for epoch in (0, 1):
+        plain, mirror = run(False, epoch=epoch), run(True, epoch=epoch)
+        assert [x["first_second"] for x in mirror] == [x["first_second"] for x in plain]
+        for x, y in zip(plain, mirror):
+            flipped = not np.array_equal(x["acoustic_image"], y["acoustic_image"])
+            mirrored += flipped
+            expected = {key: value[:, :, ::-1] if flipped and key in ("acoustic_image", "video") else value
+                        for key, value in x.items()}
+            for key in x:
+                np.testing.assert_array_equal(y[key], expected[key], err_msg=key)
+        assert [x["acoustic_image"].tobytes() for x in run(True, epoch=epoch)] == [
+            x["acoustic_image"].tobytes() for x in mirror]
+    assert 0 < mirrored < 16
+    evaluation = run(True, training=False)
+    for x, y in zip(run(False, training=False), evaluation):
+        np.testing.assert_array_equal(x["acoustic_image"], y["acoustic_image"])
+        np.testing.assert_array_equal(x["video"], y["video"])
+
+
 def test_acoustic_image_statistics_tool_and_dataset_standardisation(tmp_path):
     """Per-coefficient statistics over every frame and cell of the list, then (x - mean) / std:
     the two recordings keep their different levels (a per-sample standardisation would make
@@ -413,6 +451,7 @@ def test_tf_data_service_makes_every_window_once(acivw):
     ({"resampler": "librosa"}, "resampler"),
     ({"normalisation": "z"}, "normalisation"),
     ({"flavour": "acivw2"}, "flavour"),
+    ({"mirror": True, "audio_mics": 2}, "several microphones"),
 ])
 def test_bad_configurations_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -109,7 +109,7 @@ def plan(flags: dict, list_file: str) -> Plan:
     block_size = flags.get("block_size") or 1
     loader = dataclasses.replace(
         base, inputs=inputs, training=True, sample_length=sample_length, total_length=flags.get("total_length"),
-        number_of_crops=flags["number_of_crops"], seed=flags.get("seed", 0),
+        number_of_crops=flags["number_of_crops"], seed=flags.get("seed", 0), mirror=bool(flags.get("mirror")),
         nr_frames=flags.get("nr_frames") or min(block_size * sample_length, 12 * sample_length),
         normalisation=base.normalisation if SPECTROGRAM in inputs and flags.get("stats_file") else None,
         stats_path=flags.get("stats_file") if SPECTROGRAM in inputs else None,
