@@ -9,7 +9,9 @@ into ROOT/{n}_seconds[_location_L]/lists/ (`1_second` for n = 1, as the original
 Blocks of one recording land in different splits, so neighbouring seconds of one recording
 are in training and in testing. `disjoint` ("recording" or "subject") shuffles whole
 recordings or subjects instead, with the same proportions, into a directory of its own
-(`..._recording_disjoint`), so the paper's split stays where it was.
+(`..._recording_disjoint`), so the paper's split stays where it was. Recordings are split
+action by action (each action's in these proportions, at least one in every split), so
+validation and testing hold every action, as a subject-disjoint split does by construction.
 
 ACIVW, as the fixed lists A shipped (reconstructed from their description; the lists
 themselves are the authority): per class, videos longest first go to training while the
@@ -120,11 +122,25 @@ def avia_splits(
 
     units = sorted({unit(r) for r, _ in blocks})
     rng.shuffle(units)
+    # Recordings are split action by action, so every split holds every action in the same
+    # proportions; a subject performs every action already.
+    strata = {}
+    if disjoint == "recording":
+        action_of = {unit(r): r.numbers[2] for r, _ in blocks}
+        for u in units:
+            strata.setdefault(action_of[u], []).append(u)
+    else:
+        strata[None] = units
     split_of = {}
-    start = 0
-    for name, count in zip(names, _unit_counts(len(units), split_mode)):
-        split_of.update((u, name) for u in units[start:start + count])
-        start += count
+    for action, members in sorted(strata.items()):
+        try:
+            counts = _unit_counts(len(members), split_mode)
+        except ValueError as error:
+            raise ValueError(f"{root}: {'' if action is None else f'action {action}: '}{error}") from None
+        start = 0
+        for name, count in zip(names, counts):
+            split_of.update((u, name) for u in members[start:start + count])
+            start += count
     rank = {u: i for i, u in enumerate(units)}
     splits = {name: [] for name in names}
     for recording, files in sorted(blocks, key=lambda block: rank[unit(block[0])]):

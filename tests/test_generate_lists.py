@@ -118,7 +118,12 @@ def test_the_original_split_leaks_recordings_and_the_disjoint_ones_do_not(avia_t
     by_recording = lists.avia_splits(avia_tree, num_samples=10, disjoint="recording")
     sets = [_recordings(files) for files in by_recording.values()]
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
-    assert [len(s) for s in sets] == [302, 38, 38]  # of 378 recordings: 80 %, 10 %, the rest
+    # Action by action: of each action's 27 recordings, 22 (80 %), 3 (10 %) and the rest.
+    assert [len(s) for s in sets] == [14 * 22, 14 * 3, 14 * 2]
+    for recordings, per_action in zip(sets, (22, 3, 2)):
+        actions = [path.name for path in recordings]
+        assert sorted(set(actions)) == sorted({f"Action_{a:03d}" for a in range(1, 15)})
+        assert all(actions.count(action) == per_action for action in actions)
     assert sum(len(files) for files in by_recording.values()) == 378 * 30
 
     by_subject = lists.avia_splits(avia_tree, num_samples=10, disjoint="subject")
@@ -127,6 +132,18 @@ def test_the_original_split_leaks_recordings_and_the_disjoint_ones_do_not(avia_t
     assert not (subjects[0] & subjects[1] or subjects[0] & subjects[2] or subjects[1] & subjects[2])
     two_way = lists.avia_splits(avia_tree, location=3, split_mode=1, disjoint="subject")
     assert [len({f.parent.parent.name for f in files}) for files in two_way.values()] == [8, 1]
+
+
+def test_a_recording_disjoint_split_needs_three_recordings_of_every_action(tmp_path):
+    for subject in (1, 2):
+        for action in (1, 2):
+            directory = tmp_path / layouts.avia_relative_dir(1, subject, action)
+            directory.mkdir(parents=True)
+            (directory / "Data_001.tfrecord").touch()
+    with pytest.raises(ValueError, match=r"action 1: 2 units cannot make 3 disjoint splits"):
+        lists.avia_splits(tmp_path, disjoint="recording")
+    two_way = lists.avia_splits(tmp_path, split_mode=1, disjoint="recording")
+    assert [len(_recordings(files)) for files in two_way.values()] == [2, 2]
 
 
 def test_same_seed_same_lists_other_seed_other_lists(avia_tree):
