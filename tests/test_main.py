@@ -66,6 +66,20 @@ def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
     assert metrics[best["monitor"].removeprefix("val_")] == pytest.approx(best["value"], abs=1e-6)
 
 
+def test_mirror_flag_mirrors_the_training_loader_only(lists, tmp_path):
+    import main
+    from trainer import cli
+
+    main.FLAGS.unparse_flags()
+    main.FLAGS(["main.py", "--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
+                "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "m",
+                "--batch_size", "2", "--mirror", "--nostandardise_acoustic_images"])
+    config, plan = cli.complete_config(main.flag_config())
+    assert plan.loader.mirror and plan.loader.training
+    batch = next(iter(cli.dataset(config["train_file"], plan.loader, config)))
+    assert batch["acoustic_image"].shape[0] == batch["video"].shape[0] == 2 and "mirror" not in batch
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
