@@ -14,7 +14,7 @@ least 80 %; the distilled student above the student alone. `--scale` multiplies 
 and the epochs; `--seed` seeds the weights and the training crops (runs are named by it);
 (A) runs with main.py's map-agreement term at weight 1 (`--map_agreement_weight 0`: (A)'s
 objective alone), which teaches the video map where the acoustic image hears; `--cross_modal_weight W`
-adds the cross-modal identity loss.
+adds the cross-modal identity loss, `--mirror` the mirror augmentation.
 The last line is JSON with every figure and its baseline. (A) trains at a higher learning
 rate than the paper's (1e-3 instead of 1e-5) and with batch-norm momentum 0.9; (B)'s
 students at the paper's 1e-4, for twice the teacher's epochs.
@@ -57,7 +57,7 @@ def _prepare(roots: list[Path], records: Path, workers: int, *list_flags: str) -
 
 
 def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_modal_weight: float = 0.0,
-                    map_agreement_weight: float = 1.0) -> dict:
+                    map_agreement_weight: float = 1.0, mirror: bool = False) -> dict:
     raw, records, runs = out / "acivw_raw", out / "acivw_tfrecords", out / "runs"
     # At least 5 recordings a class, so the greedy split gives every list a recording.
     simulate_dataset(raw, "acivw", seconds=6.0, workers=workers, recordings_per_class=max(5, round(8 * scale)),
@@ -66,9 +66,9 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
     lists = records / "lists"
     epochs = max(2, round(12 * scale))
     name = (f"ss_seed{seed}" + (f"_cross_modal{cross_modal_weight:g}" if cross_modal_weight else "")
-            + (f"_agreement{map_agreement_weight:g}" if map_agreement_weight else ""))
+            + (f"_agreement{map_agreement_weight:g}" if map_agreement_weight else "") + ("_mirror" if mirror else ""))
     flags = self_supervised_flags(lists, runs, name, epochs, seed, map_agreement_weight=map_agreement_weight)
-    summary = _train([*flags, "--cross_modal_weight", str(cross_modal_weight)])
+    summary = _train([*flags, "--cross_modal_weight", str(cross_modal_weight), f"--{'' if mirror else 'no'}mirror"])
     test = lists / "testing.txt"
     common = {"test_file": str(test), "raw_root": str(raw), "knn_crops": 4}
     trained = evaluate_run(runs / name, name="self-supervised", **common)
@@ -83,7 +83,7 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
                 "pointing_acoustic_energy": results["localisation"]["acoustic_energy"]["pointing_accuracy"]}
 
     return {"epochs": epochs, "seed": seed, "cross_modal_weight": cross_modal_weight,
-            "map_agreement_weight": map_agreement_weight,
+            "map_agreement_weight": map_agreement_weight, "mirror": mirror,
             "audio_map_orientation": summary.get("audio_map_orientation"), "trained": figures(trained),
             "random_init": figures(random)}
 
@@ -132,11 +132,13 @@ def main() -> None:
                         help="weight of main.py's cross-modal identity loss added to (A)'s objective")
     parser.add_argument("--map_agreement_weight", type=float, default=1.0,
                         help="weight of main.py's map-agreement term (0: (A)'s objective alone)")
+    parser.add_argument("--mirror", action="store_true", help="(A) with main.py's --mirror augmentation")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     result: dict = {"scale": args.scale}
     benches = (("self_supervised", lambda: self_supervised(out, args.scale, args.workers, args.seed,
-                                                           args.cross_modal_weight, args.map_agreement_weight)),
+                                                           args.cross_modal_weight, args.map_agreement_weight,
+                                                           args.mirror)),
                ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed)))
     for name, bench in benches:
         if args.only in (None, name):
