@@ -112,13 +112,15 @@ def window_dataset(
     first_seconds = tf.constant([clip.first_second for clip in usable], tf.int64)
     span = tf.range(config.sample_length, dtype=tf.int64)
 
-    def window(clip: tf.Tensor, offset: tf.Tensor, *mirror: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {
+    def window(clip: tf.Tensor, offset: tf.Tensor, mirror: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        features = {
             PATHS: tf.gather(table, tf.gather(starts, clip) + offset + span),
             RECORDING: tf.gather(recordings, clip),
             FIRST_SECOND: tf.cast(tf.gather(first_seconds, clip) + offset, tf.int32),
-            **dict(zip([MIRROR], mirror)),
         }
+        if mirror is not None:
+            features[MIRROR] = mirror
+        return features
 
     if not config.training:
         clip_index = np.repeat(np.arange(len(usable)), lengths // config.sample_length)
