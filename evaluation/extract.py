@@ -10,7 +10,7 @@ What a stage gives per sample:
   with the video (retrieval uses it), and `audio_embedding` the L2-normalised embedding
   itself, as the transfer loss compares it with the frozen DualCamNet's.
   With `maps=True` also the attention map of each sample
-  (`logger.images.attention_map`: sum over channels of a * v * v, (12, 16)), each branch's
+  (sum over channels of a * v * v, (12, 16), as `logger.images.attention_map`), each branch's
   own map (sum over channels of a, and of v * v), and the
   triplet counts of each batch (test-time triplet accuracy, as `main.py --mode test`
   reports it: triplets are formed inside a batch, so it depends on the batch size).
@@ -27,7 +27,6 @@ import numpy as np
 import tensorflow as tf
 
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
-from logger.images import attention_map
 from trainer import losses, stages
 
 FEATURES = ("audio", "audio_embedding", "video", "logits")
@@ -77,7 +76,9 @@ def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
     if audio_output.shape.rank == 2:
         out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
     if maps:
-        out["audio_map"], out["video_map"] = audio, video
+        # Reduced in the graph: only the (B, h, w) maps leave it, not the (B, h, w, c) features.
+        out["attention"] = tf.reduce_sum(audio * tf.square(video), axis=-1)
+        out["audio_map"], out["video_map"] = stage.branch_maps(audio, video)
         distances = losses.attention_distances(audio, video)
         positives = losses.same_identity(stages.recording_ids(batch, stage.identity_keys))
         out["correct"], out["total"] = losses.triplet_counts(distances, positives)
@@ -115,10 +116,9 @@ class Extractor:
             for name in FEATURES:
                 if name in out:
                     keep(name, out[name])
-            if "audio_map" in out:
-                keep("attention", attention_map(out["audio_map"], out["video_map"]))
-                keep("audio_map_sum", out["audio_map"].sum(axis=-1))
-                keep("video_map_sum", np.square(out["video_map"]).sum(axis=-1))
+            if "attention" in out:
+                for name in ("attention", "audio_map", "video_map"):
+                    keep(name, out[name])
                 correct, total = correct + float(out["correct"]), total + float(out["total"])
             if maps and ACOUSTIC_IMAGE in batch:
                 keep("acoustic_energy", batch[ACOUSTIC_IMAGE].numpy()[..., 0].mean(axis=1))
@@ -133,8 +133,8 @@ class Extractor:
             features={name: arrays[name].astype(np.float32) for name in FEATURES if name in arrays},
             labels={key: arrays[key] for key in label_keys},
             recording=arrays[RECORDING], first_second=arrays[FIRST_SECOND].astype(np.int64),
-            attention=arrays.get("attention"), audio_map=arrays.get("audio_map_sum"),
-            video_map=arrays.get("video_map_sum"), acoustic_energy=arrays.get("acoustic_energy"),
+            attention=arrays.get("attention"), audio_map=arrays.get("audio_map"),
+            video_map=arrays.get("video_map"), acoustic_energy=arrays.get("acoustic_energy"),
             triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
         )
 

@@ -198,6 +198,12 @@ class SelfSupervised(_Stage):
         audio_output = self.audio_net(data[self.audio_key], training=training)
         return self._map(audio_output, tuple(video.shape[1:3])), video, audio_output
 
+    @staticmethod
+    def branch_maps(audio: tf.Tensor, video: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Each branch's own map, (B, h, w): the audio map summed over channels, and the
+        video map's squares summed over channels (the two the attention a v^2 combines)."""
+        return tf.reduce_sum(audio, axis=-1), tf.reduce_sum(tf.square(video), axis=-1)
+
     def audio_map_energy_correlation(self, data: dict) -> float:
         """Mean over a batch of the Pearson correlation, over the map's cells, between the
         audio map (summed over channels) and the acoustic images' energy (coefficient c0,
@@ -248,8 +254,7 @@ class SelfSupervised(_Stage):
             self.cross_modal_loss.update_state(across_replicas(identity))
             loss += self.cross_modal_weight * identity
         if self.map_agreement_weight:
-            agreement = losses.map_agreement_loss(tf.reduce_sum(audio, axis=-1),
-                                                  tf.reduce_sum(tf.square(video), axis=-1))
+            agreement = losses.map_agreement_loss(*self.branch_maps(audio, video))
             self.map_agreement_loss.update_state(across_replicas(agreement))
             loss += self.map_agreement_weight * agreement
         return loss, distances, positives, audio_output
