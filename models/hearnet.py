@@ -22,19 +22,23 @@ CONVS = (
     ("conv1", 128, 11, "same", True),
     ("conv2", 256, 5, "same", True),
     ("conv3", 256, 3, "same", True),
-    ("conv4", 1024, None, "valid", False),  # kernel per variant: 1 (A) or 4 (B)
+    ("conv4", 1024, None, "valid", False),  # kernel per variant, CONV4_KERNEL
     ("conv5", 1024, 1, "same", False),
 )
-# The head ("shared_net" of (A)), N(0, 0.01), no weight decay.
-EMBEDDING_HEAD = (1000, 128)  # fc 1000 ReLU -> fc 128 linear
+CONV4_KERNEL = {"a": 1, "b": 4}
+# The heads ("shared_net"), N(0, 0.01), no weight decay. Embedding (A): fc 1000 ReLU -> fc 128
+# linear. Classifier: (A) adds fc 128 ReLU before the class layer, (B) goes from fc 1000
+# straight to the classes; the extra N(0, 0.01) layer makes the starting logits some twenty times smaller.
+EMBEDDING_HEAD = (1000, 128)
+CLASSIFIER_HIDDEN = {"a": EMBEDDING_HEAD, "b": (1000,)}
 
 
-def _hearnet(mode: str, num_classes: int, num_frames: int, conv4_kernel: int, name: str) -> keras.Model:
+def _hearnet(mode: str, num_classes: int, num_frames: int, variant: str) -> keras.Model:
     check_mode(mode)
     inputs = keras.Input((num_frames, 1, FREQUENCY_BINS), name="spectrogram")
     x = inputs
     for layer_name, filters, kernel, padding, pool in CONVS:
-        x = layers.Conv2D(filters, (kernel or conv4_kernel, 1), padding=padding, activation="relu",
+        x = layers.Conv2D(filters, (kernel or CONV4_KERNEL[variant], 1), padding=padding, activation="relu",
                           kernel_regularizer=weight_decay(WEIGHT_DECAY), name=layer_name)(x)
         if pool:
             x = layers.MaxPooling2D((POOL, 1), name=layer_name.replace("conv", "pool"))(x)
@@ -43,8 +47,9 @@ def _hearnet(mode: str, num_classes: int, num_frames: int, conv4_kernel: int, na
     if mode == EMBEDDING:
         x = dense_stack(x, EMBEDDING_HEAD, ("fc1", "fc2"))
     else:
-        x = dense_stack(x, (*EMBEDDING_HEAD, num_classes), ("fc1", "fc2", "fc3"))
-    return keras.Model(inputs, output(x, mode), name=name)
+        widths = (*CLASSIFIER_HIDDEN[variant], num_classes)
+        x = dense_stack(x, widths, tuple(f"fc{i}" for i in range(1, len(widths) + 1)))
+    return keras.Model(inputs, output(x, mode), name=f"hearnet_{variant}")
 
 
 def hearnet_a(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 200) -> keras.Model:
@@ -54,13 +59,14 @@ def hearnet_a(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 2
     Output embedding:  (batch, 128): fc 1000 ReLU -> fc 128, linear.
            classifier: (batch, num_classes): fc 1000 ReLU -> fc 128 ReLU -> fc classes.
     """
-    return _hearnet(mode, num_classes, num_frames, conv4_kernel=1, name="hearnet_a")
+    return _hearnet(mode, num_classes, num_frames, "a")
 
 
 def hearnet_b(mode: str = CLASSIFIER, num_classes: int = 14, num_frames: int = 500) -> keras.Model:
     """HearNet of (B): conv4 is [4, 1] VALID (500 frames leave four steps after the pools).
 
     Input  spectrogram (batch, num_frames, 1, 257), 500 STFT frames for 5 s.
-    Output as hearnet_a.
+    Output embedding:  (batch, 128), as hearnet_a ((B) had no embedding mode).
+           classifier: (batch, num_classes): fc 1000 ReLU -> fc classes, (B)'s head.
     """
-    return _hearnet(mode, num_classes, num_frames, conv4_kernel=4, name="hearnet_b")
+    return _hearnet(mode, num_classes, num_frames, "b")

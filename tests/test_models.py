@@ -146,7 +146,7 @@ EXPECTED_PARAMETERS = {
     ("hearnet_a", EMBEDDING): HEARNET_CONVS + conv(1, 256, 1024) + HEARNET_EMBEDDING,
     ("hearnet_a", CLASSIFIER): HEARNET_CONVS + conv(1, 256, 1024) + HEARNET_EMBEDDING + dense(128, 10),
     ("hearnet_b", EMBEDDING): HEARNET_CONVS + conv(4, 256, 1024) + HEARNET_EMBEDDING,
-    ("hearnet_b", CLASSIFIER): HEARNET_CONVS + conv(4, 256, 1024) + HEARNET_EMBEDDING + dense(128, 14),
+    ("hearnet_b", CLASSIFIER): HEARNET_CONVS + conv(4, 256, 1024) + dense(1024, 1000) + HEAD_B,
     ("soundnet5", EMBEDDING): SOUNDNET_CONV6,
     ("soundnet5", CLASSIFIER): SOUNDNET_CONV6 + dense(1024, 1000) + HEAD_B,
     ("resnet18_v1", EMBEDDING): resnet18_map(),
