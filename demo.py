@@ -32,11 +32,12 @@ def self_supervised_flags(lists: Path, runs: Path, exp_name: str, epochs: int, s
                           learning_rate: float = 1e-3, map_agreement_weight: float = 1.0) -> list[str]:
     """main.py's flags for (A)'s self-supervised pretraining in a run of minutes (the
     learning benchmark runs it longer), with the map agreement (0: (A)'s objective alone).
+    Every epoch draws 4 random 2-s windows from each whole recording (up to 30 s).
     Batch-norm moving averages at 0.9: slim's 0.997 would, after ~100 steps, still weigh
     the initial statistics most, and validation and evaluation run in inference mode."""
     return ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
             "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", exp_name,
-            "--sample_length", "2", "--number_of_crops", "4", "--batch_size", str(batch_size),
+            "--sample_length", "2", "--total_length", "30", "--number_of_crops", "4", "--batch_size", str(batch_size),
             "--num_epochs", str(epochs), "--learning_rate", str(learning_rate),
             "--hard_from_epoch", str(max(1, epochs // 2)), "--batch_norm_decay", "0.9", "--seed", str(seed),
             "--map_agreement_weight", str(map_agreement_weight)]

@@ -45,7 +45,9 @@ flags.DEFINE_integer("batch_size", None, "Global mini-batch size (default: the s
 flags.DEFINE_float("learning_rate", None, "Adam's learning rate (default: the stage's recipe)")
 flags.DEFINE_integer("display_freq", 1, "Print progress every N epochs (Keras verbosity 2)")
 flags.DEFINE_integer("num_epochs", None, "Epochs to train (default: the stage's recipe)")
-flags.DEFINE_integer("total_length", None, "Seconds of each recording windows are drawn from (default: all)")
+flags.DEFINE_integer("total_length", None, "Recordings are cut into blocks of this many seconds and training draws "
+                     "number_of_crops windows from each block (default: the stage's recipe, 2 for (A)'s "
+                     "self-supervised and transfer stages, every block once; 30 otherwise)")
 flags.DEFINE_integer("sample_length", None, "Seconds per sample (default: the stage's recipe)")
 flags.DEFINE_integer("number_of_crops", None, "Training windows per recording and epoch")
 flags.DEFINE_integer("buffer_size", None, "Batches to prefetch (default: autotuned)")
@@ -85,7 +87,11 @@ flags.DEFINE_string("stats_file", None, "HearNet normalisation statistics (pytho
 flags.DEFINE_bool("mirror", False, "Mirror each training window left-right with probability 1/2: acoustic images "
                   "and video frames together, so the source stays where both see it (single-microphone audio is "
                   "unchanged)")
-flags.DEFINE_integer("hard_from_epoch", 3, "Self-supervised: batch-all triplets before this epoch, then batch-hard")
+flags.DEFINE_bool("flip_acoustic_images", False, "Flip acoustic images left-right and up-down as they are read, as "
+                  "(A)'s loader did: the original ACIVW recordings need it to face the video, the simulated camera's "
+                  "do not")
+flags.DEFINE_integer("hard_from_epoch", 4, "Self-supervised: batch-all triplets before this epoch (counted from 0), "
+                     "then batch-hard; (A) switched after epoch 3")
 flags.DEFINE_float("cross_modal_weight", 0.0, "Self-supervised: weight of a cross-modal identity loss (SyncNet's, "
                    "scaled cosines of the pooled audio and video features across the batch) added to the triplets")
 flags.DEFINE_bool("orient_audio_map", True, "Self-supervised: draw DualCamNet's initial weights again until its "

@@ -44,7 +44,7 @@ class LoaderConfig:
 
     Windows: the records of a list are grouped by directory (one recording) and sorted by
     their number s; a clip is a run of consecutive seconds of one recording (normally the
-    whole recording), cut to its first `total_length` seconds if that is set. A window is
+    whole recording), cut into blocks of `total_length` seconds if that is set. A window is
     `sample_length` consecutive seconds inside one clip. With `training`, every epoch draws
     `number_of_crops` window starts per clip, uniformly and independently, from
     (seed, epoch) and shuffles all windows; otherwise the windows are the clip's consecutive

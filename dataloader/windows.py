@@ -57,7 +57,9 @@ class Clip:
 
 def find_clips(paths: Sequence[str], total_length: int | None = None) -> list[Clip]:
     """Clips in the order their recordings first appear in the list, each recording's in
-    time order; each clip cut to its first `total_length` seconds if that is set."""
+    time order. With `total_length`, every run of consecutive seconds is cut into blocks of
+    that many seconds (the last block holds what is left), each block a clip: the originals'
+    `files.batch(total_length)`, without its blocks that spanned two recordings."""
     seconds: dict[str, dict[int, str]] = {}
     for path in paths:
         match = RECORD_NAME.fullmatch(os.path.basename(path))
@@ -72,17 +74,12 @@ def find_clips(paths: Sequence[str], total_length: int | None = None) -> list[Cl
     for recording, records in seconds.items():
         run: list[int] = []
         for second in sorted(records):
-            if run and second != run[-1] + 1:
-                clips.append(_clip(recording, run, records, total_length))
+            if run and (second != run[-1] + 1 or len(run) == total_length):
+                clips.append(Clip(recording, run[0], tuple(records[s] for s in run)))
                 run = []
             run.append(second)
-        clips.append(_clip(recording, run, records, total_length))
+        clips.append(Clip(recording, run[0], tuple(records[s] for s in run)))
     return clips
-
-
-def _clip(recording: str, run: list[int], records: dict[int, str], total_length: int | None) -> Clip:
-    run = run[:total_length] if total_length else run
-    return Clip(recording, run[0], tuple(records[second] for second in run))
 
 
 def windows_per_epoch(clips: Sequence[Clip], config: LoaderConfig) -> int:

@@ -148,8 +148,18 @@ def test_windows_never_cross_a_gap_a_recording_or_total_length(tmp_path):
     assert windows_per_epoch(clips, cfg) == 15  # the 1 s clip holds no 2 s window
     got = set(windows_of(make_dataset(paths, cfg, batch_size=5, epochs=6)))
     assert got == {(1, 1), (1, 2), (1, 5), (2, 1), (2, 2)}
+    # Blocks of total_length seconds, as the originals' files.batch(total_length), never across a gap or
+    # a recording; the 1-s leftovers hold no window.
+    blocks = find_clips(paths, total_length=2)
+    assert [(c.first_second, len(c.paths)) for c in blocks] == [(1, 2), (3, 1), (5, 2), (9, 1), (1, 2), (3, 1)]
     cut = config(training=True, number_of_crops=5, inputs=("audio",), total_length=2)
+    assert windows_per_epoch(blocks, cut) == 15
     assert set(windows_of(make_dataset(paths, cut, batch_size=5, epochs=6))) == {(1, 1), (1, 5), (2, 1)}
+    long = write_recording(tmp_path, "class_0/data_030", 3, range(1, 8), {"classes": 0, "location": 30})
+    assert [(c.first_second, len(c.paths)) for c in find_clips(long, total_length=3)] == [(1, 3), (4, 3), (7, 1)]
+    every_block = config(training=True, number_of_crops=1, inputs=("audio",), total_length=2)
+    got = windows_of(make_dataset(long, every_block, batch_size=3, epochs=1))
+    assert sorted(got) == [(3, 1), (3, 3), (3, 5)]  # (A)'s recipe: each 2-s block once an epoch
     assert windows_of(make_dataset(paths, config(inputs=("audio",)), batch_size=5)) == [(1, 1), (1, 5), (2, 1)]
 
 

@@ -1,4 +1,5 @@
 """main.py end to end on simulated data: every stage trains, writes its run, and tests."""
+import dataclasses
 import json
 import os
 import signal
@@ -78,6 +79,25 @@ def test_mirror_flag_mirrors_the_training_loader_only(lists, tmp_path):
     assert plan.loader.mirror and plan.loader.training
     batch = next(iter(cli.dataset(config["train_file"], plan.loader, config)))
     assert batch["acoustic_image"].shape[0] == batch["video"].shape[0] == 2 and "mirror" not in batch
+
+
+def test_flip_flag_turns_acoustic_images_as_the_original_a_loader(lists, tmp_path):
+    import main
+    from trainer import cli
+
+    batches = {}
+    for flip in ("--flip_acoustic_images", "--noflip_acoustic_images"):
+        main.FLAGS.unparse_flags()
+        main.FLAGS(["main.py", "--mode", "train", "--model", "DualCamHybridNet", "--train_file",
+                    str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "f",
+                    "--batch_size", "2", "--sample_length", "1", flip, "--nostandardise_acoustic_images"])
+        config, plan = cli.complete_config(main.flag_config())
+        assert plan.loader.flip_acoustic_images == (flip == "--flip_acoustic_images")
+        in_order = dataclasses.replace(plan.loader, training=False)  # training batches come in any order
+        batches[flip] = next(iter(cli.dataset(config["train_file"], in_order, config)))["acoustic_image"].numpy()
+    flipped, plain = batches.values()
+    assert np.abs(plain).max() > 0
+    np.testing.assert_array_equal(flipped, plain[:, :, ::-1, ::-1])  # (batch, frames, 36, 48, 12)
 
 
 def _free_port():

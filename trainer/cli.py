@@ -28,12 +28,14 @@ def recipe(plan: experiment.Plan) -> dict:
     """The papers' settings for a stage, used for every flag left unset."""
     acoustic_only = all(experiment.INPUTS[name] == (ACOUSTIC_IMAGE,) for name in plan.networks.values())
     long_sample = 5 if plan.flavour == AVIA else 2
-    if plan.stage in ("self_supervised", "transfer"):
-        return {"learning_rate": 1e-5, "batch_size": 64, "sample_length": 2, "number_of_crops": 1, "num_epochs": 20}
+    if plan.stage in ("self_supervised", "transfer"):  # (A): every 2-s block of every recording, once
+        return {"learning_rate": 1e-5, "batch_size": 64, "sample_length": 2, "total_length": 2, "number_of_crops": 1,
+                "num_epochs": 20}
     if plan.stage == "supervised" and acoustic_only:
-        return {"learning_rate": 1e-3, "batch_size": 32, "sample_length": 1, "number_of_crops": 30, "num_epochs": 100}
-    return {"learning_rate": 1e-4, "batch_size": 32, "sample_length": long_sample, "number_of_crops": 6,
-            "num_epochs": 100 if plan.stage == "supervised" else 10}
+        return {"learning_rate": 1e-3, "batch_size": 32, "sample_length": 1, "total_length": 30, "number_of_crops": 30,
+                "num_epochs": 100}
+    return {"learning_rate": 1e-4, "batch_size": 32, "sample_length": long_sample, "total_length": 30,
+            "number_of_crops": 6, "num_epochs": 100 if plan.stage == "supervised" else 10}
 
 
 def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
@@ -49,8 +51,6 @@ def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
     for key, value in recipe(first).items():
         if config.get(key) is None:
             config[key] = value
-    if config.get("total_length") is None and first.flavour == AVIA:
-        config["total_length"] = 30
     if not config.get("normalize"):
         config["stats_file"] = None
     if not config.get("standardise_acoustic_images", True):

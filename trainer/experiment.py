@@ -110,6 +110,7 @@ def plan(flags: dict, list_file: str) -> Plan:
     loader = dataclasses.replace(
         base, inputs=inputs, training=True, sample_length=sample_length, total_length=flags.get("total_length"),
         number_of_crops=flags["number_of_crops"], seed=flags.get("seed", 0), mirror=bool(flags.get("mirror")),
+        flip_acoustic_images=bool(flags.get("flip_acoustic_images")),
         nr_frames=flags.get("nr_frames") or min(block_size * sample_length, 12 * sample_length),
         normalisation=base.normalisation if SPECTROGRAM in inputs and flags.get("stats_file") else None,
         stats_path=flags.get("stats_file") if SPECTROGRAM in inputs else None,
@@ -169,7 +170,7 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
     if plan.stage == "self_supervised":
         return stages.SelfSupervised(nets["audio_net"], nets["video_net"], audio_key=keys["audio_net"][0],
                                      video_key=VIDEO_FRAMES, identity_keys=IDENTITY[plan.flavour],
-                                     margin=flags.get("margin", 0.2), hard_from_epoch=flags.get("hard_from_epoch", 3),
+                                     margin=flags.get("margin", 0.2), hard_from_epoch=flags.get("hard_from_epoch", 4),
                                      cross_modal_weight=flags.get("cross_modal_weight", 0.0),
                                      cross_modal_scale=flags.get("cross_modal_scale", 10.0),
                                      map_agreement_weight=flags.get("map_agreement_weight", 0.0))
@@ -177,7 +178,7 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
         return stages.Transfer(nets["audio_net"], nets["video_net"], nets["teacher"], teacher_key=ACOUSTIC_IMAGE,
                                audio_key=keys["audio_net"][0], alpha=flags.get("alpha", 0.5),
                                identity_keys=IDENTITY[plan.flavour], margin=flags.get("margin", 0.2),
-                               hard_from_epoch=flags.get("hard_from_epoch", 3))
+                               hard_from_epoch=flags.get("hard_from_epoch", 4))
     if plan.stage == "distillation":
         return stages.Distiller(nets["student"], nets["teacher"], keys["student"], keys["teacher"],
                                 label_key=LABEL[plan.flavour], temperature=flags.get("temperature_value", 1.0),

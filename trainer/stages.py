@@ -159,7 +159,7 @@ def redraw_weights(net: keras.Model, seed: int) -> None:
 class SelfSupervised(_Stage):
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
                  video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
-                 margin: float = 0.2, hard_from_epoch: int = 3, cross_modal_weight: float = 0.0,
+                 margin: float = 0.2, hard_from_epoch: int = 4, cross_modal_weight: float = 0.0,
                  cross_modal_scale: float = 10.0, map_agreement_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.audio_net, self.video_net = audio_net, video_net
