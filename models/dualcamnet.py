@@ -2,9 +2,11 @@
 
 Input, for every variant: acoustic images float32 (batch, T, 36, 48, 12), T = 12 frames per
 second of sample. A 7 x 1 x 1 convolution (12 filters, SAME, ReLU) first mixes each pixel
-over time; the frames are then folded into the batch and go through 2-D convolutions one
-by one. Classifier outputs are per-frame logits averaged over the T frames, which is how
-both originals pooled them in time ("temporal pooling").
+over time within each second, as both originals did (they reshaped the input to blocks of
+12 frames): a network trained on 1-s samples then sees longer ones as it was trained. The
+frames are then folded into the batch and go through 2-D convolutions one by one.
+Classifier outputs are per-frame logits averaged over the T frames, which is how both
+originals pooled them in time ("temporal pooling").
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from models.layers import (
 
 ACOUSTIC_SHAPE = (36, 48, 12)
 TEMPORAL_KERNEL = 7
+FRAMES_PER_SECOND = 12
 
 # Per-frame convolutions after conv1, top to bottom: (name, filters, kernel, max-pool after).
 # All SAME and ReLU.
@@ -43,10 +46,21 @@ def _acoustic_input(num_frames: int):
     return keras.Input((num_frames, *ACOUSTIC_SHAPE), name="acoustic_images")
 
 
+def _seconds(inputs):
+    """(batch, T, ...) -> (batch * T / 12, 12, ...) for clips longer than a second."""
+    num_frames = inputs.shape[1]
+    if num_frames <= FRAMES_PER_SECOND:
+        return inputs
+    if num_frames % FRAMES_PER_SECOND:
+        raise ValueError(f"acoustic images come {FRAMES_PER_SECOND} a second: {num_frames} frames are not whole "
+                         "seconds")
+    return UnfoldFrames(FRAMES_PER_SECOND, name="seconds")(FoldFrames(name="fold_seconds")(inputs))
+
+
 def _trunk(inputs, convs, kernel_initializer: str | None):
-    """conv1 over time on the whole clip, then the per-frame convolutions on folded frames."""
+    """conv1 over time within each second, then the per-frame convolutions on folded frames."""
     x = layers.Conv3D(ACOUSTIC_SHAPE[-1], (TEMPORAL_KERNEL, 1, 1), padding="same", activation="relu",
-                      kernel_initializer=initializer(kernel_initializer), name="conv1")(inputs)
+                      kernel_initializer=initializer(kernel_initializer), name="conv1")(_seconds(inputs))
     x = FoldFrames(name="fold")(x)
     for name, filters, kernel, pool in convs:
         x = layers.Conv2D(filters, kernel, padding="same", activation="relu",

@@ -190,15 +190,27 @@ def test_initialisation_and_weight_decay_as_the_originals():
     np.testing.assert_allclose(sorted(float(loss) for loss in hearnet.losses), expected, rtol=1e-5)
 
 
-def test_dualcamnet_mixes_time_only_in_its_first_layer():
-    model = build_model("dualcamnet", mode=EMBEDDING, num_frames=16)
-    x = np.random.default_rng(1).standard_normal((1, 16, 36, 48, 12)).astype("float32")
-    changed = x.copy()
-    changed[0, 8] += 1.0
-    difference = np.abs(model(changed) - model(x)).max(axis=(0, 2, 3, 4))
-    # The 7x1x1 convolution reaches 3 frames either side; the 2-D layers no further.
-    assert np.all(difference[5:12] > 0)
-    assert np.all(difference[:5] == 0) and np.all(difference[12:] == 0)
+def test_dualcamnet_mixes_time_only_in_its_first_layer_and_within_a_second():
+    model = build_model("dualcamnet", mode=EMBEDDING, num_frames=24)
+    x = np.random.default_rng(1).standard_normal((1, 24, 36, 48, 12)).astype("float32")
+    for frame, reached in ((5, range(2, 9)), (10, range(7, 12)), (13, range(12, 17))):
+        changed = x.copy()
+        changed[0, frame] += 1.0
+        difference = np.abs(model(changed) - model(x)).max(axis=(0, 2, 3, 4))
+        # The 7x1x1 convolution reaches 3 frames either side, but not into the next second; the 2-D layers
+        # no further.
+        assert np.flatnonzero(difference).tolist() == list(reached)
+    with pytest.raises(ValueError, match="not whole seconds"):
+        build_model("dualcamnet", mode=EMBEDDING, num_frames=16)
+
+
+def test_a_teacher_of_one_second_sees_five_seconds_as_five_one_second_clips():
+    short = build_model("dualcamnet_v2_teacher", num_frames=12)
+    long = build_model("dualcamnet_v2_teacher", num_frames=60)
+    long.set_weights(short.get_weights())
+    x = np.random.default_rng(3).standard_normal((2, 60, 36, 48, 12)).astype("float32")
+    seconds = short(x.reshape(10, 12, 36, 48, 12)).numpy().reshape(2, 5, -1).mean(axis=1)
+    np.testing.assert_allclose(long(x), seconds, rtol=1e-4, atol=1e-5)
 
 
 def test_dualcamnet_logits_are_the_frame_mean_of_dense_on_the_summed_map():
