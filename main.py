@@ -67,7 +67,8 @@ flags.DEFINE_enum("loss", "Triplet", ["Triplet"], "Self-supervised loss (the ori
 flags.DEFINE_integer("num_class", None, "Accepted for compatibility: classes come from the dataset (10 or 14)")
 flags.DEFINE_float("alpha", 0.5, "Transfer: weight of the triplet loss towards the frozen DualCamNet")
 # (B)'s main_s1 / main_s2
-flags.DEFINE_bool("normalize", True, "Normalise spectrograms with --stats_file when one is given")
+flags.DEFINE_bool("normalize", True, "Normalise spectrograms with --stats_file (default: the run's own, computed "
+                  "from the training list when the run starts)")
 flags.DEFINE_bool("save_best_only", True, "Accepted for compatibility: best and last are both kept")
 flags.DEFINE_string("student_model", None, "Distillation: the student network (HearNet, SoundNet5, ResNet50, ...)")
 flags.DEFINE_string("teacher_model", None, "Distillation and transfer: the frozen teacher network")

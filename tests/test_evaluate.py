@@ -83,7 +83,7 @@ def test_testing_a_run_without_its_statistics_is_refused(data, tmp_path):
                                         "checkpoint_dir": str(tmp_path), "exp_name": "never_trained"})
     assert plan.loader.acoustic_image_stats_path == str(tmp_path / "never_trained" / "acoustic_image_stats.npz")
     with pytest.raises(ValueError, match="no acoustic-image statistics"):
-        cli.acoustic_image_statistics(config, plan)
+        cli.input_statistics(config, plan)
 
 
 def test_extraction_and_acoustic_energy_find_the_sources(data):

@@ -67,6 +67,37 @@ def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
     assert metrics[best["monitor"].removeprefix("val_")] == pytest.approx(best["value"], abs=1e-6)
 
 
+def test_hearnet_run_normalises_with_statistics_of_its_training_list(lists, tmp_path):
+    from dataloader import stats
+
+    common = ["--model", "HearNet", "--checkpoint_dir", str(tmp_path), "--batch_size", "2", "--sample_length", "2",
+              "--verbose", "0"]
+    train = ["--mode", "train", "--train_file", str(lists / "training.txt"), "--num_epochs", "1",
+             "--steps_per_epoch", "1", *common]
+    _run_main([*train, "--exp_name", "h"])
+    config = json.loads((tmp_path / "h" / "config.json").read_text())
+    assert Path(config["stats_file"]) == tmp_path / "h" / "spectrogram_stats.npz"
+    import main
+    from trainer import cli
+
+    main.FLAGS.unparse_flags()
+    main.FLAGS(["main.py", *train, "--exp_name", "h"])
+    _, plan = cli.complete_config(main.flag_config())
+    assert plan.loader.normalisation == "mean_std" and plan.loader.stats_path == config["stats_file"]
+    expected = stats.compute_statistics(str(lists / "training.txt"), plan.loader)
+    with np.load(config["stats_file"]) as written:
+        np.testing.assert_allclose(written["mean"], expected["mean"], rtol=1e-6)
+        np.testing.assert_allclose(written["std"], expected["std"], rtol=1e-6)
+        assert written["mean"].shape == (257,)
+    # A test of a run that has none is refused rather than fed unnormalised spectrograms.
+    with pytest.raises(ValueError, match="no spectrogram statistics"):
+        _run_main(["--mode", "test", "--test_file", str(lists / "validation.txt"), "--exp_name", "other", *common])
+    main.FLAGS.unparse_flags()
+    main.FLAGS(["main.py", *train, "--exp_name", "raw", "--nonormalize"])
+    config, plan = cli.complete_config(main.flag_config())
+    assert config["stats_file"] is None and plan.loader.normalisation is None
+
+
 def test_mirror_flag_mirrors_the_training_loader_only(lists, tmp_path):
     import main
     from trainer import cli

@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from dataloader import stats
-from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, VIDEO_FRAMES, Throughput
+from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, SPECTROGRAM, VIDEO_FRAMES, Throughput
 from dataloader.pipeline import make_dataset
 from dataloader.schema import AVIA
 from evaluation.extract import extract
@@ -21,6 +21,7 @@ from trainer.distribute import make_strategy, process_run_dir
 from trainer.run import train
 
 ACOUSTIC_IMAGE_STATS = "acoustic_image_stats.npz"
+SPECTROGRAM_STATS = "spectrogram_stats.npz"
 STATS_RECORDS = 400  # 1-s records spread through the list: the 12 means and stds settle long before
 
 
@@ -51,18 +52,21 @@ def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
     for key, value in recipe(first).items():
         if config.get(key) is None:
             config[key] = value
+    # Statistics files left unset are the run's own, computed from the training list when it starts (see `run`).
     if not config.get("normalize"):
         config["stats_file"] = None
+    elif SPECTROGRAM in first.loader.inputs and not config.get("stats_file"):
+        config["stats_file"] = _in_run_directory(config, SPECTROGRAM_STATS, (
+            "spectrograms are normalised with training-set statistics: give stats_file (python -m dataloader.stats "
+            "LIST --preset hearnet_b --out FILE), a run directory (checkpoint_dir and exp_name) to compute them into, "
+            "or normalize False"))
     if not config.get("standardise_acoustic_images", True):
         config["acoustic_image_stats"] = None
     elif ACOUSTIC_IMAGE in first.loader.inputs and not config.get("acoustic_image_stats"):
-        if not (config.get("checkpoint_dir") and config.get("exp_name")):
-            raise ValueError("acoustic images are standardised with dataset statistics: give acoustic_image_stats "
-                             "(python -m dataloader.stats LIST --input acoustic_image --out FILE), a run directory "
-                             "(checkpoint_dir and exp_name) to compute them into, or standardise_acoustic_images "
-                             "False")
-        # Computed from the training list when the run starts (see `run`).
-        config["acoustic_image_stats"] = str(run_directory(config) / ACOUSTIC_IMAGE_STATS)
+        config["acoustic_image_stats"] = _in_run_directory(config, ACOUSTIC_IMAGE_STATS, (
+            "acoustic images are standardised with dataset statistics: give acoustic_image_stats (python -m "
+            "dataloader.stats LIST --input acoustic_image --out FILE), a run directory (checkpoint_dir and exp_name) "
+            "to compute them into, or standardise_acoustic_images False"))
     plan = experiment.plan(config, list_file)
     config.update(stage=plan.stage, flavour=plan.flavour, networks=plan.networks)
     return config, plan
@@ -72,20 +76,33 @@ def run_directory(config: dict) -> Path:
     return Path(config["checkpoint_dir"]) / config["exp_name"]
 
 
-def acoustic_image_statistics(config: dict, plan: experiment.Plan) -> None:
-    """Makes the acoustic-image statistics file the run's loader reads, from its training
-    list, unless it exists (a resumed run keeps its own; an explicit file is never rewritten)."""
-    path = plan.loader.acoustic_image_stats_path
-    if path is None or os.path.isfile(path):
-        return
-    if config["mode"] != "train":
-        raise ValueError(f"{path}: no acoustic-image statistics; give the training run's with "
-                         "--acoustic_image_stats, or --nostandardise_acoustic_images if it trained on unscaled ones")
-    loader = stats.acoustic_image_config(config["train_file"], config.get("data_root"), plan.flavour)
-    values = stats.compute_statistics(config["train_file"], loader, config.get("data_root"),
-                                      input_name=ACOUSTIC_IMAGE, max_records=STATS_RECORDS)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stats.save_statistics(path, values, os.path.abspath(config["train_file"]))
+def _in_run_directory(config: dict, name: str, problem: str) -> str:
+    if not (config.get("checkpoint_dir") and config.get("exp_name")):
+        raise ValueError(problem)
+    return str(run_directory(config) / name)
+
+
+def input_statistics(config: dict, plan: experiment.Plan) -> None:
+    """Makes the statistics files the run's loader reads (acoustic images, spectrograms), from
+    its training list, unless they exist (a resumed run keeps its own; an explicit file is
+    never rewritten)."""
+    for input_name, path, flags in (
+        (ACOUSTIC_IMAGE, plan.loader.acoustic_image_stats_path,
+         "--acoustic_image_stats, or --nostandardise_acoustic_images if it trained on unscaled ones"),
+        (SPECTROGRAM, plan.loader.stats_path, "--stats_file, or --nonormalize if it trained on unnormalised ones"),
+    ):
+        if path is None or os.path.isfile(path):
+            continue
+        if config["mode"] != "train":
+            raise ValueError(f"{path}: no {input_name} statistics; give the training run's with {flags}")
+        if input_name == ACOUSTIC_IMAGE:  # 1-s windows of records spread through the list
+            loader = stats.acoustic_image_config(config["train_file"], config.get("data_root"), plan.flavour)
+            values = stats.compute_statistics(config["train_file"], loader, config.get("data_root"),
+                                              input_name=ACOUSTIC_IMAGE, max_records=STATS_RECORDS)
+        else:  # every window of the training list, as the stats tool and (B)'s compute_stats
+            values = stats.compute_statistics(config["train_file"], plan.loader, config.get("data_root"))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        stats.save_statistics(path, values, os.path.abspath(config["train_file"]))
 
 
 def dataset(list_file: str, loader, config: dict, epoch: int = 0, training: bool = True,
@@ -151,7 +168,7 @@ def run(config: dict) -> dict:
     config, plan = complete_config(config)
     # Before any TensorFlow op: a multi-worker strategy configures the runtime's collectives.
     strategy = make_strategy(config.get("logical_cpus") or 0)
-    acoustic_image_statistics(config, plan)
+    input_statistics(config, plan)
     stage = build(config, plan, strategy)
     run_dir = process_run_dir(run_directory(config))
     logs_dir = Path(config["tensorboard"]) / config["exp_name"] if config.get("tensorboard") else run_dir / "logs"
