@@ -77,6 +77,9 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
     def figures(results):
         return {"knn_audio": results["knn"]["audio"]["test_accuracy_mean"],
                 "knn_video": results["knn"]["video"]["test_accuracy_mean"],
+                "knn_attended_video": results["knn"]["attended_video"]["test_accuracy_mean"],
+                "map_audio_to_video": results["retrieval"]["audio_to_video"]["mAP"],
+                "map_video_to_audio": results["retrieval"]["video_to_audio"]["mAP"],
                 "pointing_attention": results["localisation"]["attention"]["pointing_accuracy"],
                 "pointing_audio_map": results["localisation"]["audio_map"]["pointing_accuracy"],
                 "pointing_video_map": results["localisation"]["video_map"]["pointing_accuracy"],

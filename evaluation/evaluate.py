@@ -6,15 +6,19 @@ main.py's own functions (`trainer.cli.complete_config`, `build`, `dataset`,
 `trainer.checkpoints.restore_weights`), so an evaluation sees the networks, inputs and
 windows training saw. What is measured (see `evaluation.extract` for the features):
 
-- kNN (A): for every feature, k in 7..15 chosen on validation, accuracy on test
+- kNN (A): for every feature, k in 7, 9, .., 15 chosen on validation, accuracy on test
   (`metrics.knn`), in `runs` runs. A checkpoint is deterministic, so the runs differ by
-  their training windows: run r takes `knn_crops` random windows per training clip,
-  drawn as the loader draws training crops with seed r (epoch 0); validation and test use
+  their training windows: run r takes `knn_crops` random windows per training clip (a
+  block of the run's total_length), drawn as the loader draws training crops with seed r
+  (epoch 0; with (A)'s 2-s blocks of 2-s samples, every window once, as (A)'s kNN took
+  them, and the runs agree); validation and test use
   the evaluation windows (consecutive, non-overlapping). Reported: every run, the mean and
   the (population, ddof 0) standard deviation of the test accuracy, and the chosen k's.
 - Retrieval (self-supervised stages): test audio queries against the test videos and the
-  reverse, Euclidean distance, a hit is the same class; Rank-1/2/5/10/30 (those no larger
-  than the gallery) and mAP (`metrics.retrieval`).
+  reverse, by the distance the loss trains, d(a_i, v_j) = |x_ij - y_i|^2 (as (A)'s
+  retrieval ranked audio to video; video to audio reads the same matrix by column); a hit
+  is the same class; Rank-1/2/5/10/30 (those no larger than the gallery) and mAP
+  (`metrics.retrieval`).
 - Classification (stages with logits): accuracy, per-class accuracy, confusion matrix.
 - Triplet accuracy on test (self-supervised stages), as main.py --mode test reports it.
 - Localisation (with the simulator's raw recordings, `raw_root`): on the test windows, the
@@ -203,11 +207,11 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         results["knn"] = {feature: _knn(feature, trains, valid, test, label) for feature in test.features}
 
     names = list(CLASS_NAMES[plan.flavour])
-    if "audio" in test.features and "video" in test.features:
+    if test.audio_cells is not None:
         labels = test.labels[label]
-        audio, video = test.features["audio"], test.features["video"]
-        results["retrieval"] = {"audio_to_video": metrics.retrieval(audio, labels, video, labels),
-                                "video_to_audio": metrics.retrieval(video, labels, audio, labels)}
+        distances = test.attention_distances()
+        results["retrieval"] = {"audio_to_video": metrics.retrieval(distances, labels, labels),
+                                "video_to_audio": metrics.retrieval(distances.T, labels, labels)}
     if "logits" in test.features:
         predictions = np.argmax(test.features["logits"], axis=-1)
         results["classification"] = {**metrics.classification(test.labels[label], predictions, len(names)),

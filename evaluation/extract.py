@@ -3,13 +3,16 @@
 What a stage gives per sample:
 - Self-supervised and transfer stages (they have `maps`): `audio` = the audio map summed
   over H, W and L2-normalised, `video` = the video map (mean over frames) summed over H, W
-  and L2-normalised: `audio` is exactly the y_i the attention product of the loss
-  normalises (`trainer.losses.attention_distances`), `video` is pooled the same way. With a
+  and L2-normalised, `attended_video` = the video map squared, weighted by the clip's own
+  audio map, summed over H, W and L2-normalised: `audio` and `attended_video` are exactly
+  the y_i and x_ii the loss compares (`trainer.losses.attention_distances`), and
+  `attended_video` is what (A)'s feature extraction gave as the video feature. With a
   HearNet audio network (transfer) the audio map is its embedding ReLU-tiled over the
   grid, so `audio` is the L2-normalised ReLU of the embedding, as the stage compares it
   with the video (retrieval uses it), and `audio_embedding` the L2-normalised embedding
   itself, as the transfer loss compares it with the frozen DualCamNet's.
-  With `maps=True` also the attention map of each sample
+  With `maps=True` also the maps themselves (`audio_cells`, `video_cells`, (h, w, c), for
+  retrieval by the loss's own distance), the attention map of each sample
   (sum over channels of a * v * v, (12, 16), as `logger.images.attention_map`), each branch's
   own map (sum over channels of a, and of v * v), and the
   triplet counts of each batch (test-time triplet accuracy, as `main.py --mode test`
@@ -29,7 +32,7 @@ import tensorflow as tf
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
 from trainer import losses, stages
 
-FEATURES = ("audio", "audio_embedding", "video", "logits")
+FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
 
 
 @dataclasses.dataclass
@@ -41,6 +44,8 @@ class Extraction:
     attention: np.ndarray | None = None  # (N, h, w)
     audio_map: np.ndarray | None = None  # (N, h, w): the audio map summed over channels
     video_map: np.ndarray | None = None  # (N, h, w): the squared video map summed over channels
+    audio_cells: np.ndarray | None = None  # (N, h, w, c): the audio map
+    video_cells: np.ndarray | None = None  # (N, h, w, c): the video map, mean over frames
     acoustic_energy: np.ndarray | None = None  # (N, 36, 48)
     triplet_counts: tuple[float, float] | None = None  # (correct, total), summed over batches
 
@@ -59,8 +64,16 @@ class Extraction:
             self, features={k: v[order] for k, v in self.features.items()},
             labels={k: v[order] for k, v in self.labels.items()}, recording=self.recording[order],
             first_second=self.first_second[order], attention=pick(self.attention),
-            audio_map=pick(self.audio_map), video_map=pick(self.video_map),
-            acoustic_energy=pick(self.acoustic_energy))
+            audio_map=pick(self.audio_map), video_map=pick(self.video_map), audio_cells=pick(self.audio_cells),
+            video_cells=pick(self.video_cells), acoustic_energy=pick(self.acoustic_energy))
+
+    def attention_distances(self, chunk: int = 64) -> np.ndarray:
+        """(N audio, N video) distances of the loss between every test audio and video, in
+        chunks of audio so that the (chunk, N, c) products stay small."""
+        if self.audio_cells is None:
+            raise ValueError("no maps: extract with maps=True from a stage that has them")
+        return np.concatenate([losses.attention_distances(self.audio_cells[i:i + chunk], self.video_cells).numpy()
+                               for i in range(0, len(self), chunk)])
 
 
 def has_maps(stage) -> bool:
@@ -72,12 +85,14 @@ def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
         return {"logits": stage(batch, training=False)["logits"]}
     audio, video, audio_output = stage.maps(batch)
     out = {"audio": losses.l2_normalise(tf.reduce_sum(audio, axis=[1, 2])),
-           "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2]))}
+           "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2])),
+           "attended_video": losses.l2_normalise(tf.reduce_sum(audio * tf.square(video), axis=[1, 2]))}
     if audio_output.shape.rank == 2:
         out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
     if maps:
         # Reduced in the graph: only the (B, h, w) maps leave it, not the (B, h, w, c) features.
         out["attention"] = tf.reduce_sum(audio * tf.square(video), axis=-1)
+        out["audio_cells"], out["video_cells"] = audio, video
         out["audio_map"], out["video_map"] = stage.branch_maps(audio, video)
         distances = losses.attention_distances(audio, video)
         positives = losses.same_identity(stages.recording_ids(batch, stage.identity_keys))
@@ -117,7 +132,7 @@ class Extractor:
                 if name in out:
                     keep(name, out[name])
             if "attention" in out:
-                for name in ("attention", "audio_map", "video_map"):
+                for name in ("attention", "audio_map", "video_map", "audio_cells", "video_cells"):
                     keep(name, out[name])
                 correct, total = correct + float(out["correct"]), total + float(out["total"])
             if maps and ACOUSTIC_IMAGE in batch:
@@ -134,7 +149,8 @@ class Extractor:
             labels={key: arrays[key] for key in label_keys},
             recording=arrays[RECORDING], first_second=arrays[FIRST_SECOND].astype(np.int64),
             attention=arrays.get("attention"), audio_map=arrays.get("audio_map"),
-            video_map=arrays.get("video_map"), acoustic_energy=arrays.get("acoustic_energy"),
+            video_map=arrays.get("video_map"), audio_cells=arrays.get("audio_cells"),
+            video_cells=arrays.get("video_cells"), acoustic_energy=arrays.get("acoustic_energy"),
             triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
         )
 

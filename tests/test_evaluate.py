@@ -101,6 +101,17 @@ def test_extraction_and_acoustic_energy_find_the_sources(data):
     np.testing.assert_allclose(test.audio_map[:first], audio.sum(-1), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(test.video_map[:first], (video**2).sum(-1), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(test.attention[:first], (audio * video**2).sum(-1), rtol=1e-4, atol=1e-6)
+    attended = (audio[:, None] * video[None] ** 2).sum(axis=(2, 3))  # x_ij of the loss, (audio, video, c)
+    attended /= np.linalg.norm(attended, axis=-1, keepdims=True)
+    np.testing.assert_allclose(test.features["attended_video"][:first], attended[np.arange(first), np.arange(first)],
+                               rtol=1e-4, atol=1e-6)
+    # Retrieval's distances are the loss's, |x_ij - y_i|^2, whatever the chunks they are computed in.
+    distances = test.attention_distances(chunk=4)
+    assert distances.shape == (n, n)
+    y = test.features["audio"][:first]
+    np.testing.assert_allclose(distances[:first, :first], ((attended - y[:, None]) ** 2).sum(-1), rtol=1e-3,
+                               atol=1e-5)
+    np.testing.assert_allclose(distances, test.attention_distances(chunk=n), rtol=1e-6)
     assert sorted(test.first_second.tolist()) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert all(f"class_{c}/" in r for r, c in zip(test.recording, test.labels["classes"]))
     correct, total = test.triplet_counts
@@ -123,7 +134,8 @@ def test_knn_runs_draw_their_own_training_windows_reproducibly(data):
                                                                  batch["first_second"].numpy())]
 
     first, again, other = sorted(windows(0)), sorted(windows(0)), sorted(windows(1))
-    assert len(first) == 6  # one window per training clip, none dropped by batching
+    # One window per clip, none dropped by batching: the recipe's clips are 2-s blocks, two of each 3-s recording.
+    assert len(first) == 12
     assert first == again and first != other
 
 
@@ -131,7 +143,7 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
     results = evaluate_run(config={**SELF_SUPERVISED, **_lists(data)}, random_init=True, raw_root=data["raw"],
                            runs=2, tensorboard=tmp_path / "tb")
     assert results["run"]["stage"] == "self_supervised" and results["run"]["checkpoint"] is None
-    assert results["samples"] == {"test": 9, "validation": 9, "train_per_run": 6}
+    assert results["samples"] == {"test": 9, "validation": 9, "train_per_run": 12}
     assert 0 <= results["triplet_accuracy"] <= 1
     for feature in ("audio", "video"):
         knn = results["knn"][feature]
@@ -166,7 +178,7 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("stage, flags, features", [
     ("transfer", {"embedding": 1, "transfer": 1, "model_1": "ResNet18_v1", "model_2": "HearNet"},
-     {"audio", "audio_embedding", "video"}),
+     {"audio", "audio_embedding", "video", "attended_video"}),
     ("distillation", {"distillation": 1, "model_1": "DualCamHybridNet", "model_2": "HearNet"}, {"logits"}),
 ])
 def test_hearnet_stages_give_their_features(data, stage, flags, features):

@@ -20,7 +20,8 @@ def test_retrieval_ranks_and_map_by_hand():
     gallery = np.array([[0.0], [1.0], [2.0], [3.0]])
     gallery_labels = np.array([0, 1, 1, 0])
     queries = np.array([[0.1], [2.9]])
-    result = metrics.retrieval(queries, np.array([1, 1]), gallery, gallery_labels, ranks=(1, 2, 5))
+    distances = np.abs(queries - gallery.T)
+    result = metrics.retrieval(distances, np.array([1, 1]), gallery_labels, ranks=(1, 2, 5))
     # query 0 ranks 0,1,2,3 (labels 0,1,1,0): first hit at 2; query 1 ranks 3,2,1,0: first hit at 2
     assert result["rank_1"] == 0.0 and result["rank_2"] == 1.0 and "rank_5" not in result
     # AP of each: hits at positions 2 and 3 -> (1/2 + 2/3) / 2

@@ -86,15 +86,16 @@ def input_statistics(config: dict, plan: experiment.Plan) -> None:
     """Makes the statistics files the run's loader reads (acoustic images, spectrograms), from
     its training list, unless they exist (a resumed run keeps its own; an explicit file is
     never rewritten)."""
-    for input_name, path, flags in (
-        (ACOUSTIC_IMAGE, plan.loader.acoustic_image_stats_path,
+    for input_name, path, what, flags in (
+        (ACOUSTIC_IMAGE, plan.loader.acoustic_image_stats_path, "acoustic-image",
          "--acoustic_image_stats, or --nostandardise_acoustic_images if it trained on unscaled ones"),
-        (SPECTROGRAM, plan.loader.stats_path, "--stats_file, or --nonormalize if it trained on unnormalised ones"),
+        (SPECTROGRAM, plan.loader.stats_path, "spectrogram",
+         "--stats_file, or --nonormalize if it trained on unnormalised ones"),
     ):
         if path is None or os.path.isfile(path):
             continue
         if config["mode"] != "train":
-            raise ValueError(f"{path}: no {input_name} statistics; give the training run's with {flags}")
+            raise ValueError(f"{path}: no {what} statistics; give the training run's with {flags}")
         if input_name == ACOUSTIC_IMAGE:  # 1-s windows of records spread through the list
             loader = stats.acoustic_image_config(config["train_file"], config.get("data_root"), plan.flavour)
             values = stats.compute_statistics(config["train_file"], loader, config.get("data_root"),
