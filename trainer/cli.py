@@ -133,7 +133,8 @@ def build(config: dict, plan: experiment.Plan, strategy: tf.distribute.Strategy)
         tf.config.experimental.enable_op_determinism()
     with strategy.scope():
         stage = experiment.build_stage(plan, config)
-        stage.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
+        # TF1's AdamOptimizer's epsilon, which both originals trained with (Keras' default is 1e-7).
+        stage.compile(optimizer=keras.optimizers.Adam(config["learning_rate"], epsilon=1e-8),
                       jit_compile=bool(config.get("jit_compile")))
     return stage
 
