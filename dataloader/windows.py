@@ -90,6 +90,16 @@ def windows_per_epoch(clips: Sequence[Clip], config: LoaderConfig) -> int:
     return int(np.sum(lengths // config.sample_length))
 
 
+def seconds_in_no_window(clips: Sequence[Clip], config: LoaderConfig) -> int:
+    """Seconds of the clips that no window of `config` can hold: training draws windows
+    anywhere in a clip, so only clips shorter than a sample are lost; evaluation tiles each
+    clip, losing its last seconds that do not fill a sample."""
+    lengths = np.array([len(clip.paths) for clip in clips])
+    if config.training:
+        return int(lengths[lengths < config.sample_length].sum())
+    return int(np.sum(lengths % config.sample_length))
+
+
 def window_dataset(
     clips: Sequence[Clip], config: LoaderConfig, epochs: int | None = 1, first_epoch: int = 0
 ) -> tf.data.Dataset:

@@ -15,7 +15,7 @@ from dataloader import schema, stats
 from dataloader.config import RGB_MEAN, LoaderConfig, Throughput
 from dataloader.pipeline import default_phases, make_dataset, output_keys
 from dataloader.presets import PRESETS
-from dataloader.windows import find_clips, read_list, window_dataset, windows_per_epoch
+from dataloader.windows import find_clips, read_list, seconds_in_no_window, window_dataset, windows_per_epoch
 
 FPS = 12
 SMALL_VIDEO = {"video_size": (6, 8)}  # frames stored 6 x 8: no resize, no crop
@@ -154,6 +154,9 @@ def test_windows_never_cross_a_gap_a_recording_or_total_length(tmp_path):
     assert [(c.first_second, len(c.paths)) for c in blocks] == [(1, 2), (3, 1), (5, 2), (9, 1), (1, 2), (3, 1)]
     cut = config(training=True, number_of_crops=5, inputs=("audio",), total_length=2)
     assert windows_per_epoch(blocks, cut) == 15
+    # What is lost is counted: 1-s clips in training; in evaluation, the tails that fill no 2-s window.
+    assert seconds_in_no_window(clips, cfg) == 1 and seconds_in_no_window(blocks, cut) == 3
+    assert seconds_in_no_window(clips, config(inputs=("audio",))) == 3
     assert set(windows_of(make_dataset(paths, cut, batch_size=5, epochs=6))) == {(1, 1), (1, 5), (2, 1)}
     long = write_recording(tmp_path, "class_0/data_030", 3, range(1, 8), {"classes": 0, "location": 30})
     assert [(c.first_second, len(c.paths)) for c in find_clips(long, total_length=3)] == [(1, 3), (4, 3), (7, 1)]

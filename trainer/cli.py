@@ -8,11 +8,13 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from dataloader import stats
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING, SPECTROGRAM, VIDEO_FRAMES, Throughput
-from dataloader.pipeline import make_dataset
+from dataloader.pipeline import make_dataset, record_paths
 from dataloader.schema import AVIA
+from dataloader.windows import find_clips, seconds_in_no_window
 from evaluation.extract import extract
 from logger.callbacks import ImageLogger, write_hparams, write_projector
 from trainer import experiment
@@ -166,8 +168,20 @@ def _export_networks(stage, run_dir: Path) -> dict[str, str]:
     return paths
 
 
+def unused_seconds(config: dict, plan: experiment.Plan) -> dict[str, int]:
+    """Per list of the run, the seconds no window holds (see `windows.seconds_in_no_window`)."""
+    lists = {"train_file": True, "valid_file": False} if config["mode"] == "train" else {"test_file": False}
+    return {flag.removesuffix("_file"): seconds_in_no_window(
+        find_clips(record_paths(config[flag], config.get("data_root")), plan.loader.total_length),
+        dataclasses.replace(plan.loader, training=training)) for flag, training in lists.items() if config.get(flag)}
+
+
 def run(config: dict) -> dict:
     config, plan = complete_config(config)
+    unused = unused_seconds(config, plan)
+    if any(unused.values()):
+        logging.warning("seconds of the lists in no window (clips shorter than a %d-s sample, or tails of "
+                        "evaluation clips): %s", plan.loader.sample_length, unused)
     # Before any TensorFlow op: a multi-worker strategy configures the runtime's collectives.
     strategy = make_strategy(config.get("logical_cpus") or 0)
     input_statistics(config, plan)
@@ -192,6 +206,7 @@ def run(config: dict) -> dict:
     summary = train(stage, lambda epoch: dataset(config["train_file"], plan.loader, config, epoch), validation,
                     config["num_epochs"], run_dir, plan.monitor, plan.monitor_mode, config["save_every_steps"],
                     callbacks, verbose=config.get("verbose", 2), logs_dir=logs_dir)
+    summary["seconds_in_no_window"] = unused
     if orientation:
         summary["audio_map_orientation"] = orientation
     best = run_dir / "checkpoints" / "best"
