@@ -1,4 +1,6 @@
-"""Simulation throughput: recording-seconds simulated per wall-second, on 1 and 2 workers.
+"""Simulation throughput: recording-seconds simulated per wall-second, on 1 and 2 workers,
+the time to render one video frame of two objects (target: under 8 ms), and how much
+faster than real time each class's sound is synthesised (target: at least 50 times).
 
     .venv/bin/python benchmarks/simulate.py [--seconds 6] [--recordings 4]
 
@@ -13,10 +15,43 @@ import json
 import os
 import sys
 import tempfile
+import time
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dualcam.render import VisualObject, render_frame  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402
+from dualcam.sounds import SOUND_NAMES, Variation, synthesize  # noqa: E402
+
+
+def frame_milliseconds() -> float:
+    """Best of 5 means over 10 renders of a frame with two moving objects."""
+    objects = [VisualObject("shopping_cart", (200, 240), 100, angle=0.2, phase=0.3),
+               VisualObject("typing", (440, 260), 100, phase=0.6)]
+    rng = np.random.default_rng(0)
+    render_frame(objects, 2, rng)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(10):
+            render_frame(objects, 2, rng)
+        best = min(best, (time.perf_counter() - start) / 10)
+    return 1000 * best
+
+
+def synthesis_speed(seconds: float = 5.0) -> dict[str, float]:
+    """Per sound, recording-seconds synthesised per wall-second (best of 2)."""
+    speed = {}
+    for name in SOUND_NAMES:
+        elapsed = []
+        for _ in range(2):
+            start = time.perf_counter()
+            synthesize(name, seconds, Variation(seed=1))
+            elapsed.append(time.perf_counter() - start)
+        speed[name] = seconds / min(elapsed)
+    return speed
 
 
 def main() -> None:
@@ -33,6 +68,12 @@ def main() -> None:
         print(f"{workers} worker(s): {summary['seconds_simulated']:.0f} s of recordings in "
               f"{summary['wall_seconds']:.1f} s -> {rate:.2f} x real time", file=sys.stderr)
         result[f"recording_seconds_per_second_{workers}_workers"] = round(rate, 3)
+    result["render_frame_ms"] = round(frame_milliseconds(), 2)
+    print(f"one frame of two objects renders in {result['render_frame_ms']} ms (target < 8)", file=sys.stderr)
+    speed = synthesis_speed()
+    slowest = min(speed, key=speed.get)
+    print(f"sound synthesis: slowest {slowest} at {speed[slowest]:.0f} x real time (target >= 50)", file=sys.stderr)
+    result["synthesis_x_real_time_slowest"] = round(speed[slowest], 1)
     result["cores"] = os.cpu_count()
     print(json.dumps(result))
 
