@@ -91,7 +91,7 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
             "random_init": figures(random)}
 
 
-def distillation(out: Path, scale: float, workers: int, seed: int) -> dict:
+def distillation(out: Path, scale: float, workers: int, seed: int, temperature: float = 4.0) -> dict:
     raw, records, runs = out / "avia", out / "avia_tfrecords", out / "runs"
     simulate_dataset(raw, "avia", seconds=10.0, workers=workers, subjects=range(1, 1 + max(2, round(3 * scale))),
                      seed=2, progress=False)
@@ -106,7 +106,8 @@ def distillation(out: Path, scale: float, workers: int, seed: int) -> dict:
         stats.save_statistics(statistics, stats.compute_statistics(str(lists / "training.txt"), HEARNET_B),
                               str(lists / "training.txt"))
     epochs = max(2, round(10 * scale))
-    teacher, alone, distilled = (f"{name}_seed{seed}" for name in ("teacher", "hearnet_alone", "hearnet_distilled"))
+    teacher, alone, distilled = (f"{name}_seed{seed}" for name in (
+        "teacher", "hearnet_alone", "hearnet_distilled" + ("" if temperature == 4 else f"_T{temperature:g}")))
     _train(["--model", "DualCamHybridNet", *files, "--exp_name", teacher, "--sample_length", "1",
             "--number_of_crops", "10", "--batch_size", "32", "--num_epochs", str(epochs), "--learning_rate", "1e-3"])
     # The students train at (B)'s 1e-4, twice the teacher's epochs: at 1e-3 HearNet, whose head starts at
@@ -117,11 +118,11 @@ def distillation(out: Path, scale: float, workers: int, seed: int) -> dict:
     _train(["--student_model", "HearNet", "--teacher_model", "DualCamHybridNet", *files, "--exp_name",
             distilled, "--teacher_restore_checkpoint", str(runs / teacher / "networks/net.weights.h5"),
             "--acoustic_image_stats", str(runs / teacher / "acoustic_image_stats.npz"),
-            "--temperature_value", "4", "--lambda_value", "0.5", *student])
+            "--temperature_value", str(temperature), "--lambda_value", "0.5", *student])
     test = {"test_file": str(lists / "testing.txt")}
     accuracy = {role: evaluate_run(runs / name, **test)["classification"]["accuracy"]
                 for role, name in (("teacher", teacher), ("hearnet_alone", alone), ("hearnet_distilled", distilled))}
-    return {"epochs": epochs, "seed": seed, "test_accuracy": accuracy}
+    return {"epochs": epochs, "seed": seed, "temperature": temperature, "test_accuracy": accuracy}
 
 
 def main() -> None:
@@ -136,13 +137,15 @@ def main() -> None:
     parser.add_argument("--map_agreement_weight", type=float, default=1.0,
                         help="weight of main.py's map-agreement term (0: (A)'s objective alone)")
     parser.add_argument("--mirror", action="store_true", help="(A) with main.py's --mirror augmentation")
+    parser.add_argument("--temperature", type=float, default=4.0,
+                        help="(B)'s distillation temperature (standard form; at 1 it equals the original's)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     result: dict = {"scale": args.scale}
     benches = (("self_supervised", lambda: self_supervised(out, args.scale, args.workers, args.seed,
                                                            args.cross_modal_weight, args.map_agreement_weight,
                                                            args.mirror)),
-               ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed)))
+               ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed, args.temperature)))
     for name, bench in benches:
         if args.only in (None, name):
             start = time.perf_counter()
