@@ -41,8 +41,8 @@ STAGES = {
 }
 
 
-UNUSED_SECONDS = {"supervised": {"train": 0, "valid": 0}, "self_supervised": {"train": 3, "valid": 3},
-                  "transfer": {"train": 3, "valid": 3}, "distillation": {"train": 0, "valid": 3}}
+UNUSED_SECONDS = {"supervised": {"train": 0, "valid": 0}, "self_supervised": {"train": 6, "valid": 3},
+                  "transfer": {"train": 6, "valid": 3}, "distillation": {"train": 0, "valid": 3}}
 
 
 @pytest.mark.parametrize("stage", [pytest.param(s, marks=[] if s == "supervised" else pytest.mark.slow)
@@ -59,8 +59,8 @@ def test_stage_through_main_writes_run_and_tests(lists, tmp_path, stage):
         assert Path(config["acoustic_image_stats"]) == run / "acoustic_image_stats.npz"
         assert statistics["mean"].shape == (12,) and str(statistics["list"]) == str(lists / "training.txt")
     assert summary["steps"] == 4 and not summary["resumed"]
-    # Three 3-s recordings in each list: (A)'s recipe cuts them into 2-s blocks, whose last second holds no 2-s
-    # window; 2-s evaluation windows leave each recording's last second.
+    # 3-s recordings, 6 in training and 3 in validation: (A)'s recipe cuts them into 2-s blocks, whose last second
+    # holds no 2-s window; 2-s evaluation windows leave each recording's last second.
     assert summary["seconds_in_no_window"] == UNUSED_SECONDS[stage]
     # Only a self-supervised DualCamNet has its initial draw checked (and maybe redrawn).
     assert ("audio_map_orientation" in summary) == (stage == "self_supervised")
