@@ -6,8 +6,8 @@
   kNN accuracy of the audio and video features and audio-visual localisation (pointing
   accuracy of the attention map's peak), against the same networks at random init.
 - (B) distillation: a DualCamNet teacher trained on acoustic images, distilled into HearNet
-  (standard form, T = 4, lambda = 0.5), against HearNet trained on labels alone; test
-  accuracy on recording-disjoint AVIA lists.
+  ((B)'s defaults T = 1, lambda = 0.5; `--temperature` for others, in the standard form),
+  against HearNet trained on labels alone; test accuracy on recording-disjoint AVIA lists.
 
 Targets on simulated data: kNN at least 15 points above random init; pointing accuracy at
 least 80 %; the distilled student above the student alone. `--scale` multiplies the data
@@ -91,7 +91,7 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
             "random_init": figures(random)}
 
 
-def distillation(out: Path, scale: float, workers: int, seed: int, temperature: float = 4.0) -> dict:
+def distillation(out: Path, scale: float, workers: int, seed: int, temperature: float = 1.0) -> dict:
     raw, records, runs = out / "avia", out / "avia_tfrecords", out / "runs"
     simulate_dataset(raw, "avia", seconds=10.0, workers=workers, subjects=range(1, 1 + max(2, round(3 * scale))),
                      seed=2, progress=False)
@@ -107,7 +107,7 @@ def distillation(out: Path, scale: float, workers: int, seed: int, temperature: 
                               str(lists / "training.txt"))
     epochs = max(2, round(10 * scale))
     teacher, alone, distilled = (f"{name}_seed{seed}" for name in (
-        "teacher", "hearnet_alone", "hearnet_distilled" + ("" if temperature == 4 else f"_T{temperature:g}")))
+        "teacher", "hearnet_alone", "hearnet_distilled" + ("" if temperature == 1 else f"_T{temperature:g}")))
     _train(["--model", "DualCamHybridNet", *files, "--exp_name", teacher, "--sample_length", "1",
             "--number_of_crops", "10", "--batch_size", "32", "--num_epochs", str(epochs), "--learning_rate", "1e-3"])
     # The students train at (B)'s 1e-4, for twice the teacher's epochs.
@@ -136,8 +136,8 @@ def main() -> None:
     parser.add_argument("--map_agreement_weight", type=float, default=1.0,
                         help="weight of main.py's map-agreement term (0: (A)'s objective alone)")
     parser.add_argument("--mirror", action="store_true", help="(A) with main.py's --mirror augmentation")
-    parser.add_argument("--temperature", type=float, default=4.0,
-                        help="(B)'s distillation temperature (standard form; at 1 it equals the original's)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="distillation temperature, (B)'s default 1, where the standard form and (B)'s agree")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     result: dict = {"scale": args.scale}
