@@ -49,7 +49,7 @@ flags.DEFINE_integer("total_length", None, "Recordings are cut into blocks of th
                      "number_of_crops windows from each block (default: the stage's recipe, 2 for (A)'s "
                      "self-supervised and transfer stages, every block once; 30 otherwise)")
 flags.DEFINE_integer("sample_length", None, "Seconds per sample (default: the stage's recipe)")
-flags.DEFINE_integer("number_of_crops", None, "Training windows per recording and epoch")
+flags.DEFINE_integer("number_of_crops", None, "Training windows per block of total_length and epoch")
 flags.DEFINE_integer("buffer_size", None, "Batches to prefetch (default: autotuned)")
 flags.DEFINE_string("tensorboard", None, "Directory for TensorBoard logs (default: the run's logs/); (B)'s "
                     "--log_dir (absl's own flag) works too")

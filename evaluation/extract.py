@@ -69,11 +69,12 @@ class Extraction:
 
     def attention_distances(self, chunk: int = 64) -> np.ndarray:
         """(N audio, N video) distances of the loss between every test audio and video, in
-        chunks of audio so that the (chunk, N, c) products stay small."""
+        chunks of video so that the (N, chunk, c) products stay small (and each video map is
+        squared once)."""
         if self.audio_cells is None:
             raise ValueError("no maps: extract with maps=True from a stage that has them")
-        return np.concatenate([losses.attention_distances(self.audio_cells[i:i + chunk], self.video_cells).numpy()
-                               for i in range(0, len(self), chunk)])
+        return np.concatenate([losses.attention_distances(self.audio_cells, self.video_cells[j:j + chunk]).numpy()
+                               for j in range(0, len(self), chunk)], axis=1)
 
 
 def has_maps(stage) -> bool:
@@ -90,7 +91,7 @@ def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
     if audio_output.shape.rank == 2:
         out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
     if maps:
-        # Reduced in the graph: only the (B, h, w) maps leave it, not the (B, h, w, c) features.
+        # The (B, h, w) maps are reduced in the graph; the features leave it too, for retrieval.
         out["attention"] = tf.reduce_sum(audio * tf.square(video), axis=-1)
         out["audio_cells"], out["video_cells"] = audio, video
         out["audio_map"], out["video_map"] = stage.branch_maps(audio, video)

@@ -1,8 +1,8 @@
 """Metrics on extracted features, with scikit-learn where it has them.
 
 - kNN classification (A): k chosen on the validation split among `ks`, then scored on test.
-- Cross-modal retrieval: queries of one modality rank the gallery of the other by Euclidean
-  distance; a hit is a gallery item of the query's class. Rank-K is the share of queries
+- Cross-modal retrieval: queries of one modality rank the gallery of the other by given
+  distances; a hit is a gallery item of the query's class. Rank-K is the share of queries
   with a hit among the first K, mAP the mean of the queries' average precision.
 - Classification: accuracy, per-class accuracy, confusion matrix.
 - Localisation: the peak of a (h, w) map against the true source position in the image.

@@ -105,6 +105,21 @@ def test_hearnet_run_normalises_with_statistics_of_its_training_list(lists, tmp_
     assert config["stats_file"] is None and plan.loader.normalisation is None
 
 
+def test_recipe_blocks_hold_a_longer_sample(lists, tmp_path):
+    import main
+    from trainer import cli
+
+    def total_length(*flags):
+        main.FLAGS.unparse_flags()
+        main.FLAGS(["main.py", "--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
+                    "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "t",
+                    *flags])
+        return cli.complete_config(main.flag_config())[1].loader.total_length
+
+    assert total_length() == 2 and total_length("--sample_length", "3") == 3
+    assert total_length("--sample_length", "3", "--total_length", "6") == 6
+
+
 def test_mirror_flag_mirrors_the_training_loader_only(lists, tmp_path):
     import main
     from trainer import cli

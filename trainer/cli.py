@@ -51,9 +51,10 @@ def complete_config(config: dict) -> tuple[dict, experiment.Plan]:
     if not list_file:
         raise ValueError(f"--mode {config['mode']} needs --{'train' if config['mode'] == 'train' else 'test'}_file")
     first = experiment.plan({**config, "sample_length": 1, "number_of_crops": 1}, list_file)
-    for key, value in recipe(first).items():
-        if config.get(key) is None:
-            config[key] = value
+    filled = {key: value for key, value in recipe(first).items() if config.get(key) is None}
+    config.update(filled)
+    if "total_length" in filled:  # a longer sample than the recipe's makes its blocks as long
+        config["total_length"] = max(config["total_length"], config["sample_length"])
     # Statistics files left unset are the run's own, computed from the training list when it starts (see `run`).
     if not config.get("normalize"):
         config["stats_file"] = None

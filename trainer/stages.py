@@ -238,7 +238,7 @@ class SelfSupervised(_Stage):
 
     def audio_video_terms(self, data: dict, training: bool):
         """The audio-visual loss: (A)'s triplets, plus, with a `cross_modal_weight`, the
-        cross-modal identity loss of the pooled features (the ones kNN and retrieval use),
+        cross-modal identity loss of the pooled features (the ones kNN uses),
         and with a `map_agreement_weight`, KL(audio map || video map) over the cells: the
         triplets only ask v^2 to keep the audio vector's direction for the positive, which
         a rising audio map constrains at its peak alone, so the video map need not peak
