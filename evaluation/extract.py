@@ -85,14 +85,15 @@ def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
     if not has_maps(stage):
         return {"logits": stage(batch, training=False)["logits"]}
     audio, video, audio_output = stage.maps(batch)
+    attended = audio * tf.square(video)  # a * v^2 per cell: x_ii summed over cells, the attention over channels
     out = {"audio": losses.l2_normalise(tf.reduce_sum(audio, axis=[1, 2])),
            "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2])),
-           "attended_video": losses.l2_normalise(tf.reduce_sum(audio * tf.square(video), axis=[1, 2]))}
+           "attended_video": losses.l2_normalise(tf.reduce_sum(attended, axis=[1, 2]))}
     if audio_output.shape.rank == 2:
         out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
     if maps:
         # The (B, h, w) maps are reduced in the graph; the features leave it too, for retrieval.
-        out["attention"] = tf.reduce_sum(audio * tf.square(video), axis=-1)
+        out["attention"] = tf.reduce_sum(attended, axis=-1)
         out["audio_cells"], out["video_cells"] = audio, video
         out["audio_map"], out["video_map"] = stage.branch_maps(audio, video)
         distances = losses.attention_distances(audio, video)
