@@ -11,11 +11,12 @@ is JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import tempfile
-import time
+import timeit
 
 import numpy as np
 
@@ -32,26 +33,14 @@ def frame_milliseconds() -> float:
                VisualObject("typing", (440, 260), 100, phase=0.6)]
     rng = np.random.default_rng(0)
     render_frame(objects, 2, rng)
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(10):
-            render_frame(objects, 2, rng)
-        best = min(best, (time.perf_counter() - start) / 10)
-    return 1000 * best
+    return 1000 * min(timeit.repeat(lambda: render_frame(objects, 2, rng), repeat=5, number=10)) / 10
 
 
 def synthesis_speed(seconds: float = 5.0) -> dict[str, float]:
     """Per sound, recording-seconds synthesised per wall-second (best of 2)."""
-    speed = {}
-    for name in SOUND_NAMES:
-        elapsed = []
-        for _ in range(2):
-            start = time.perf_counter()
-            synthesize(name, seconds, Variation(seed=1))
-            elapsed.append(time.perf_counter() - start)
-        speed[name] = seconds / min(elapsed)
-    return speed
+    return {name: seconds / min(timeit.repeat(functools.partial(synthesize, name, seconds, Variation(seed=1)),
+                                              repeat=2, number=1))
+            for name in SOUND_NAMES}
 
 
 def main() -> None:
