@@ -14,6 +14,9 @@ windows training saw. What is measured (see `evaluation.extract` for the feature
   them, and the runs agree); validation and test use
   the evaluation windows (consecutive, non-overlapping). Reported: every run, the mean and
   the (population, ddof 0) standard deviation of the test accuracy, and the chosen k's.
+  Beside it, on run 0's training windows, the feature's variance and its class share
+  (`metrics.class_share`): the share is the part of the spread kNN can classify by, and the
+  variance shows whether training collapsed the features onto a common direction.
 - Retrieval (self-supervised stages): test audio queries against the test videos and the
   reverse, by the distance the loss trains, d(a_i, v_j) = |x_ij - y_i|^2 (as (A)'s
   retrieval ranked audio to video; video to audio reads the same matrix by column); a hit
@@ -115,8 +118,10 @@ def _knn(name: str, trains: Sequence[Extraction], valid: Extraction, test: Extra
                              (valid.features[name], valid.labels[label]), (test.features[name], test.labels[label]))
         runs.append({"seed": seed, **scores})
     accuracy = np.array([run["test_accuracy"] for run in runs])
+    spread = metrics.class_share(trains[0].features[name], trains[0].labels[label])
     return {"test_accuracy_mean": float(accuracy.mean()), "test_accuracy_std": float(accuracy.std()),
-            "k": [run["k"] for run in runs], "runs": runs}
+            "k": [run["k"] for run in runs], "runs": runs,
+            **{f"train_{key}": value for key, value in spread.items()}}
 
 
 def _localisation(test: Extraction, plan: experiment.Plan, raw_root: str | Path, tolerance: float) -> dict:
@@ -287,6 +292,8 @@ def _rows(results: dict) -> list[tuple[str, str]]:
     for feature, knn in results.get("knn", {}).items():
         rows.append((f"kNN {feature} accuracy", f"{knn['test_accuracy_mean']:.3f} ± {knn['test_accuracy_std']:.3f}"))
         rows.append((f"kNN {feature} k per run", " ".join(str(k) for k in knn["k"])))
+        rows.append((f"{feature} variance / class share",
+                     f"{knn['train_variance']:.4f} / {knn['train_class_share']:.2f}"))
     for direction, scores in results.get("retrieval", {}).items():
         for key, value in scores.items():
             rows.append((f"{direction.replace('_to_', ' -> ')} {key.replace('rank_', 'Rank-')}", f"{value:.3f}"))

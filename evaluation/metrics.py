@@ -1,6 +1,7 @@
 """Metrics on extracted features, with scikit-learn where it has them.
 
 - kNN classification (A): k chosen on the validation split among `ks`, then scored on test.
+- Class share of a feature's variance: what kNN can use, and how much of it there is.
 - Cross-modal retrieval: queries of one modality rank the gallery of the other by given
   distances; a hit is a gallery item of the query's class. Rank-K is the share of queries
   with a hit among the first K, mAP the mean of the queries' average precision.
@@ -27,6 +28,20 @@ def knn(train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.n
     best_k = max(scores, key=lambda k: (scores[k], -k))
     model = KNeighborsClassifier(n_neighbors=min(best_k, len(train[0]))).fit(*train)
     return {"k": int(best_k), "validation_accuracy": float(scores[best_k]), "test_accuracy": float(model.score(*test))}
+
+
+def class_share(features: np.ndarray, labels: np.ndarray) -> dict:
+    """The features' total variance (mean squared distance to their mean) and the share of it
+    between the class means (eta squared, summed over dimensions): 1 when every sample sits
+    on its class's mean; about (classes - 1) / (samples - 1) for features blind to the class."""
+    centred = features - features.mean(axis=0)
+    total = float(np.sum(centred ** 2))
+    classes, members = np.unique(labels, return_inverse=True)
+    means = np.zeros((len(classes), features.shape[1]))
+    np.add.at(means, members, centred)
+    counts = np.bincount(members)
+    between = float(np.sum(means ** 2 / counts[:, None]))
+    return {"variance": total / len(features), "class_share": between / total if total > 0 else 0.0}
 
 
 def retrieval(distances: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray, ranks=RANKS) -> dict:

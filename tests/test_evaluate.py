@@ -11,7 +11,7 @@ import tensorflow as tf
 import evaluate
 from dataloader.config import LoaderConfig
 from dataloader.schema import ACIVW, AVIA
-from evaluation import localise
+from evaluation import localise, metrics
 from evaluation.evaluate import build, evaluate_run, format_table, knn_loader
 from evaluation.extract import extract
 from trainer import cli
@@ -151,6 +151,15 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
         accuracies = [run["test_accuracy"] for run in knn["runs"]]
         assert knn["test_accuracy_mean"] == pytest.approx(np.mean(accuracies))
         assert knn["test_accuracy_std"] == pytest.approx(np.std(accuracies))
+    # The spread is run 0's training windows'.
+    config, plan, stage = build({**SELF_SUPERVISED, **_lists(data)}, None)
+    train = extract(stage, cli.dataset(data["train_file"], knn_loader(plan.loader, 0),
+                                       {**config, "steps_per_epoch": None}, training=True, metadata=True), ("classes",))
+    for feature in ("audio", "video"):
+        spread = metrics.class_share(train.features[feature], train.labels["classes"])
+        assert results["knn"][feature]["train_variance"] == pytest.approx(spread["variance"], rel=1e-5)
+        assert results["knn"][feature]["train_class_share"] == pytest.approx(spread["class_share"], rel=1e-4)
+        assert 0 < spread["class_share"] < 1
     for direction in ("audio_to_video", "video_to_audio"):
         assert set(results["retrieval"][direction]) == {"rank_1", "rank_2", "rank_5", "mAP"}  # gallery of 9
     assert "classification" not in results

@@ -16,6 +16,25 @@ def test_knn_picks_k_on_validation_and_scores_test(rng):
     assert noisy["test_accuracy"] < 0.8
 
 
+def test_class_share_by_hand():
+    # mean 6: squares 36 + 16 + 16 + 36 = 104; class means 1 and 11: 2 * 25 + 2 * 25 = 100 between
+    result = metrics.class_share(np.array([[0.0], [2.0], [10.0], [12.0]]), np.array([0, 0, 1, 1]))
+    assert result["variance"] == pytest.approx(26.0)
+    assert result["class_share"] == pytest.approx(100 / 104)
+    # summed over dimensions; labels need not be 0..C-1
+    two = metrics.class_share(np.array([[0.0, 1.0], [2.0, 1.0], [10.0, 3.0], [12.0, 3.0]]), np.array([5, 5, 9, 9]))
+    assert two["variance"] == pytest.approx((104 + 4) / 4)
+    assert two["class_share"] == pytest.approx((100 + 4) / (104 + 4))
+
+
+def test_class_share_of_class_means_and_of_blind_features(rng):
+    labels = np.arange(2000) % 10
+    assert metrics.class_share(np.eye(10)[labels], labels)["class_share"] == pytest.approx(1.0)
+    blind = metrics.class_share(rng.normal(size=(2000, 8)), labels)["class_share"]
+    assert blind == pytest.approx(9 / 1999, abs=0.01)
+    assert metrics.class_share(np.ones((4, 3)), np.array([0, 0, 1, 1])) == {"variance": 0.0, "class_share": 0.0}
+
+
 def test_retrieval_ranks_and_map_by_hand():
     gallery = np.array([[0.0], [1.0], [2.0], [3.0]])
     gallery_labels = np.array([0, 1, 1, 0])
