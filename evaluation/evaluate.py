@@ -10,8 +10,9 @@ windows training saw. What is measured (see `evaluation.extract` for the feature
   (`metrics.knn`), in `runs` runs. A checkpoint is deterministic, so the runs differ by
   their training windows: run r takes `knn_crops` random windows per training clip (a
   block of the run's total_length), drawn as the loader draws training crops with seed r
-  (epoch 0; with (A)'s 2-s blocks of 2-s samples, every window once, as (A)'s kNN took
-  them, and the runs agree); validation and test use
+  (epoch 0). Blocks as long as a window ((A)'s 2-s blocks of 2-s samples) hold one window
+  each: every run would draw the same ones, so they are extracted once, each once, as
+  (A)'s kNN took them, and the runs agree; validation and test use
   the evaluation windows (consecutive, non-overlapping). Reported: every run, the mean and
   the (population, ddof 0) standard deviation of the test accuracy, and the chosen k's.
   Beside it, on run 0's training windows, the feature's variance and its class share
@@ -206,8 +207,10 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
 
     if config.get("train_file") and config.get("valid_file") and runs > 0:
         valid = extract(dataset(config["valid_file"], plan.loader), (label,))
-        trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, knn_crops), True),
-                          (label,)).in_window_order() for seed in range(runs)]
+        single = plan.loader.total_length == plan.loader.sample_length
+        trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, 1 if single else knn_crops),
+                                  True), (label,)).in_window_order() for seed in range(1 if single else runs)]
+        trains *= runs // len(trains)
         results["samples"].update(validation=len(valid), train_per_run=len(trains[0]))
         results["knn"] = {feature: _knn(feature, trains, valid, test, label) for feature in test.features}
 

@@ -13,7 +13,7 @@ from dataloader.config import LoaderConfig
 from dataloader.schema import ACIVW, AVIA
 from evaluation import localise, metrics
 from evaluation.evaluate import build, evaluate_run, format_table, knn_loader
-from evaluation.extract import extract
+from evaluation.extract import Extractor, extract
 from trainer import cli
 
 SELF_SUPERVISED = {"model_1": "ResNet18_v1", "model_2": "DualCamHybridNet", "sample_length": 1, "batch_size": 4}
@@ -137,6 +137,26 @@ def test_knn_runs_draw_their_own_training_windows_reproducibly(data):
     # One window per clip, none dropped by batching: the recipe's clips are 2-s blocks, two of each 3-s recording.
     assert len(first) == 12
     assert first == again and first != other
+
+
+
+def test_knn_extracts_blocks_as_long_as_a_window_once(data, monkeypatch):
+    calls = []
+    original = Extractor.__call__
+
+    def counting(self, dataset, *args, **kwargs):
+        calls.append(dataset)
+        return original(self, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(Extractor, "__call__", counting)
+    # (A)'s recipe: 2-s blocks, 2-s samples, so each 3-s recording holds one training window.
+    results = evaluate_run(config={**SELF_SUPERVISED, **_lists(data), "sample_length": 2}, random_init=True,
+                           runs=3, knn_crops=4)
+    assert len(calls) == 3  # test, validation, and the training windows once
+    assert results["samples"]["train_per_run"] == 6
+    for knn in results["knn"].values():
+        assert [run["seed"] for run in knn["runs"]] == [0, 1, 2] and knn["test_accuracy_std"] == 0.0
+        assert len({run["test_accuracy"] for run in knn["runs"]}) == 1
 
 
 def test_self_supervised_random_init_has_every_metric(data, tmp_path):
