@@ -211,6 +211,7 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, 1 if single else knn_crops),
                                   True), (label,)).in_window_order() for seed in range(1 if single else runs)]
         trains *= runs // len(trains)
+        results["run"]["knn_crops"] = 1 if single else knn_crops
         results["samples"].update(validation=len(valid), train_per_run=len(trains[0]))
         results["knn"] = {feature: _knn(feature, trains, valid, test, label) for feature in test.features}
 
@@ -295,8 +296,9 @@ def _rows(results: dict) -> list[tuple[str, str]]:
     for feature, knn in results.get("knn", {}).items():
         rows.append((f"kNN {feature} accuracy", f"{knn['test_accuracy_mean']:.3f} ± {knn['test_accuracy_std']:.3f}"))
         rows.append((f"kNN {feature} k per run", " ".join(str(k) for k in knn["k"])))
-        rows.append((f"{feature} variance / class share",
-                     f"{knn['train_variance']:.4f} / {knn['train_class_share']:.2f}"))
+        if "train_class_share" in knn:  # results saved before it was measured lack it
+            rows.append((f"{feature} variance / class share",
+                         f"{knn['train_variance']:.4f} / {knn['train_class_share']:.2f}"))
     for direction, scores in results.get("retrieval", {}).items():
         for key, value in scores.items():
             rows.append((f"{direction.replace('_to_', ' -> ')} {key.replace('rank_', 'Rank-')}", f"{value:.3f}"))

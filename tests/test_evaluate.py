@@ -153,7 +153,7 @@ def test_knn_extracts_blocks_as_long_as_a_window_once(data, monkeypatch):
     results = evaluate_run(config={**SELF_SUPERVISED, **_lists(data), "sample_length": 2}, random_init=True,
                            runs=3, knn_crops=4)
     assert len(calls) == 3  # test, validation, and the training windows once
-    assert results["samples"]["train_per_run"] == 6
+    assert results["samples"]["train_per_run"] == 6 and results["run"]["knn_crops"] == 1
     for knn in results["knn"].values():
         assert [run["seed"] for run in knn["runs"]] == [0, 1, 2] and knn["test_accuracy_std"] == 0.0
         assert len({run["test_accuracy"] for run in knn["runs"]}) == 1
@@ -202,6 +202,14 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
     row = next(line for line in lines if line.startswith("audio -> video Rank-1"))
     assert row.split()[-2:] == [f"{results['retrieval']['audio_to_video']['rank_1']:.3f}"] * 2
     assert next(line for line in lines if line.startswith("centre: pointing")).split()[-1] == "-"  # not localised
+    row = next(line for line in lines if line.startswith("audio variance / class share"))
+    assert row.split()[-3:] == [f"{results['knn']['audio']['train_variance']:.4f}", "/",
+                                f"{results['knn']['audio']['train_class_share']:.2f}"]
+    # Results saved before the class share was measured still print.
+    older = json.loads(json.dumps(results))
+    for knn in older["knn"].values():
+        del knn["train_variance"], knn["train_class_share"]
+    assert "class share" not in format_table(older) and "kNN audio accuracy" in format_table(older)
 
 
 @pytest.mark.slow
