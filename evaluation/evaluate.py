@@ -185,6 +185,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         # steps_per_epoch would cut the kNN training windows short.
         return cli.dataset(list_file, loader, {**config, "steps_per_epoch": None}, training=training, metadata=True)
 
+    # Blocks as long as a window hold one window each: every kNN run would draw the same ones.
+    draws, knn_crops = (1, 1) if plan.loader.total_length == plan.loader.sample_length else (runs, knn_crops)
     evaluation = dataclasses.replace(plan.loader, training=False)
     if raw_root is not None and ACOUSTIC_IMAGE not in evaluation.inputs:
         # The acoustic-energy baseline needs the acoustic images, whatever the stage reads.
@@ -207,11 +209,9 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
 
     if config.get("train_file") and config.get("valid_file") and runs > 0:
         valid = extract(dataset(config["valid_file"], plan.loader), (label,))
-        single = plan.loader.total_length == plan.loader.sample_length
-        trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, 1 if single else knn_crops),
-                                  True), (label,)).in_window_order() for seed in range(1 if single else runs)]
-        trains *= runs // len(trains)
-        results["run"]["knn_crops"] = 1 if single else knn_crops
+        trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, knn_crops), True),
+                          (label,)).in_window_order() for seed in range(draws)]
+        trains *= runs // draws
         results["samples"].update(validation=len(valid), train_per_run=len(trains[0]))
         results["knn"] = {feature: _knn(feature, trains, valid, test, label) for feature in test.features}
 

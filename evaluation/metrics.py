@@ -37,10 +37,10 @@ def class_share(features: np.ndarray, labels: np.ndarray) -> dict:
     centred = features - features.mean(axis=0)
     total = float(np.sum(centred ** 2))
     classes, members = np.unique(labels, return_inverse=True)
-    means = np.zeros((len(classes), features.shape[1]))
-    np.add.at(means, members, centred)
-    counts = np.bincount(members)
-    between = float(np.sum(means ** 2 / counts[:, None]))
+    sums = np.zeros((len(classes), features.shape[1]))
+    np.add.at(sums, members, centred)
+    # n_c * |class mean - mean|^2 = |class sum of centred|^2 / n_c
+    between = float(np.sum(sums ** 2 / np.bincount(members)[:, None]))
     return {"variance": total / len(features), "class_share": between / total if total > 0 else 0.0}
 
 
