@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from dualcam import layouts, scenes
@@ -71,9 +72,10 @@ _WORKER: dict = {}
 
 def _init_worker(geometry_json: dict, single_thread: bool) -> None:
     if single_thread:
-        # Each worker owns one core; letting BLAS spawn threads per worker oversubscribes.
-        from threadpoolctl import threadpool_limits
-
+        # BLAS sums in an order that depends on its thread count (OpenBLAS), so every
+        # recording is simulated on one thread, in a worker as in the serial loop: the bytes
+        # are then the same whatever --workers. One thread per worker also avoids
+        # oversubscribing the cores.
         _WORKER["limits"] = threadpool_limits(1)
     geometry = Geometry(**{**geometry_json, "mic_positions": np.asarray(geometry_json["mic_positions"])})
     _WORKER["geometry"] = geometry
@@ -120,9 +122,10 @@ def simulate_dataset(out: str | Path, layout: str = "acivw", seconds: float = 10
     bar = tqdm(total=len(todo), desc=f"simulating {layout}", unit="rec", disable=not progress)
     if workers <= 1:
         _init_worker(_geometry_fields(geometry), single_thread=False)
-        for job in todo:
-            simulated += _simulate_one(job, *args)
-            bar.update()
+        with threadpool_limits(1):  # as in the workers (see _init_worker)
+            for job in todo:
+                simulated += _simulate_one(job, *args)
+                bar.update()
     else:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(
