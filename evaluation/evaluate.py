@@ -182,8 +182,12 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     label = experiment.LABEL[plan.flavour]
 
     def dataset(list_file: str, loader, training: bool = False) -> tf.data.Dataset:
-        # steps_per_epoch would cut the kNN training windows short.
-        return cli.dataset(list_file, loader, {**config, "steps_per_epoch": None}, training=training, metadata=True)
+        # steps_per_epoch would cut the kNN training windows short. The order is kept: the kNN
+        # training windows come in a training loader's order, which is otherwise whichever
+        # window is ready first, and the order of the samples moves kNN's ties and the last
+        # bits of sums, so two evaluations of one checkpoint would differ.
+        return cli.dataset(list_file, loader, {**config, "steps_per_epoch": None, "deterministic": True},
+                           training=training, metadata=True)
 
     # Blocks as long as a window hold one window each: every kNN run would draw the same ones.
     draws, knn_crops = (1, 1) if plan.loader.total_length == plan.loader.sample_length else (runs, knn_crops)

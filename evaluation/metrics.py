@@ -34,6 +34,7 @@ def class_share(features: np.ndarray, labels: np.ndarray) -> dict:
     """The features' total variance (mean squared distance to their mean) and the share of it
     between the class means (eta squared, summed over dimensions): 1 when every sample sits
     on its class's mean; about (classes - 1) / (samples - 1) for features blind to the class."""
+    features = np.asarray(features, np.float64)  # float32 sums of thousands of squares lose digits
     centred = features - features.mean(axis=0)
     total = float(np.sum(centred ** 2))
     classes, members = np.unique(labels, return_inverse=True)

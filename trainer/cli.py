@@ -155,7 +155,8 @@ def orient_audio_map(config: dict, plan: experiment.Plan, stage, run_dir: Path |
         return None
     if plan.stage != "self_supervised" or stage.audio_key != ACOUSTIC_IMAGE:
         return None
-    batch = next(iter(dataset(config["train_file"], plan.loader, config, 0)))
+    # In the loader's order, not whichever window is ready first: evaluate.py must see the batch training saw.
+    batch = next(iter(dataset(config["train_file"], plan.loader, {**config, "deterministic": True}, 0)))
     return stage.orient_audio_map(batch, config.get("seed") or 0)
 
 
