@@ -8,14 +8,18 @@
 Modalities: 0 acoustic images, 1 raw audio, 2 video (default: all). The layout is
 recognised from the directory names, or named with --layout. ACIVW converts the seconds
 framecount.py counted, frames resized to 224 x 298; AVIA converts 30 seconds per
-recording, wrapping shorter ones around, and keeps the JPEG files. A re-run resumes: complete
-records are kept, the rest written. Bad input stops the run with the file and the problem,
-or with --skip_bad leaves that recording out and lists it at the end.
+recording, wrapping shorter ones around, and keeps the JPEG files (--raw_video: the decoded
+pixels, as (B)'s published converter did). A re-run resumes: complete records are kept, the
+rest written. Bad input stops the run with one line naming the file and the problem (exit
+code 1), or with --skip_bad leaves that recording out and lists it at the end; an output
+that cannot be written stops it too, naming the output.
 """
 import argparse
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
+import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 from conversion.convert import convert_dataset
 from dataloader.schema import FLAVOURS, modalities_from_flags
 from dualcam.layouts import RawDataError
@@ -23,7 +27,7 @@ from dualcam.layouts import RawDataError
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="convert_data.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="[ROOT_DIR] ROOT_RAW_DIR OUT_DIR")
     parser.add_argument("--modalities", nargs="*", type=int, choices=(0, 1, 2),
@@ -37,6 +41,12 @@ def main(argv=None) -> int:
                         help="compute the acoustic images of recordings that have 128-microphone "
                              "audio but no MFCC_Image, with the array geometry file")
     parser.add_argument("--geometry", help="array geometry file (default: array_geometry.json at a root)")
+    parser.add_argument("--strict_shapes", action="store_true",
+                        help="AVIA: refuse acoustic images smaller than 36 x 48 x 12 instead of zero padding "
+                             "them at the front, as (B)'s converter did (ACIVW always refuses them)")
+    parser.add_argument("--raw_video", action="store_true",
+                        help="AVIA: store the frames decoded by OpenCV, raw BGR 480 x 640 x 3 as (B)'s published "
+                             "converter did and its loader reads, instead of the JPEG files (ACIVW's are raw)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if len(args.dirs) not in (2, 3):
@@ -55,10 +65,14 @@ def main(argv=None) -> int:
             overwrite=args.overwrite,
             beamform=args.beamform,
             geometry=args.geometry,
+            strict_shapes=args.strict_shapes,
+            raw_video=args.raw_video,
             progress=not args.quiet,
         )
-    except (RawDataError, ValueError) as err:
+    except (RawDataError, OSError, ValueError) as err:  # OSError: an output that cannot be written
         parser.exit(1, f"{parser.prog}: error: {err}\n")
+    except BrokenProcessPool:
+        parser.exit(1, f"{parser.prog}: error: a worker process died (out of memory?); run again to resume\n")
     print(summary.report())
     return 0
 

@@ -6,9 +6,13 @@
     python generate_lists.py ROOT --num_samples 10 --location 1 --disjoint recording
     # ACIVW, per-class greedy duration split: ROOT/lists/*.txt
     python generate_lists.py ROOT
-    # move existing lists to where the data is now (several OLD prefixes may map to one NEW)
-    python generate_lists.py LISTS --rewrite_prefix /Dataset/acivw /data/acivw \\
-                                   --rewrite_prefix /dataset/acivw /data/acivw
+    # move existing lists to where the data is now: (A)'s shipped lists name their records
+    # /Dataset/class_*/... (training, validation) and /dataset/class_*/... (testing)
+    python generate_lists.py lists/ --rewrite_prefix /Dataset /data/acivw_tfrecords \\
+                                    --rewrite_prefix /dataset /data/acivw_tfrecords
+
+A list in which no path starts with any OLD prefix stops the rewrite before any list is
+written (a mistyped prefix), unless --allow_unmatched.
 """
 import argparse
 import os
@@ -16,6 +20,7 @@ import sys
 from pathlib import Path
 
 from conversion import lists
+from conversion.files import write_text_atomic
 from conversion.recordings import detect_layout
 from dataloader.schema import ACIVW, FLAVOURS
 
@@ -24,11 +29,18 @@ def rewrite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     files = lists.list_files(args.root)
     if not files:
         parser.exit(1, f"{parser.prog}: error: {args.root}: no list files (text files of .tfrecord paths)\n")
-    for path in files:
-        rewritten, unmatched = lists.rewrite_prefixes(path, args.rewrite_prefix)
-        note = f", {unmatched} matching no prefix" if unmatched else ""
-        print(f"{path}: {rewritten} paths rewritten{note}")
-        lines = path.read_text().split()
+    rewritten = {path: lists.rewrite_prefixes(path.read_text().splitlines(), args.rewrite_prefix) for path in files}
+    unmatched = [path for path, (_, count, _) in rewritten.items() if count == 0]
+    if unmatched and not args.allow_unmatched:
+        prefixes = " or ".join(old for old, _ in args.rewrite_prefix)
+        others = f" (and {len(unmatched) - 1} more lists)" if len(unmatched) > 1 else ""
+        parser.exit(1, f"{parser.prog}: error: {unmatched[0]}: no path starts with {prefixes}{others}; "
+                       "no list was rewritten (--allow_unmatched leaves such lists as they are)\n")
+    for path, (lines, count, unmatched_lines) in rewritten.items():
+        if count:
+            write_text_atomic(path, "".join(line + "\n" for line in lines))
+        note = f", {unmatched_lines} matching no prefix" if unmatched_lines else ""
+        print(f"{path}: {count} paths rewritten{note}")
         missing = [line for line in lines if os.path.isabs(line) and not os.path.exists(line)]
         if missing:
             print(f"warning: {path}: {len(missing)} paths do not exist, e.g. {missing[0]}", file=sys.stderr)
@@ -36,7 +48,7 @@ def rewrite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="generate_lists.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("root",
                         help="converted dataset root (with --rewrite_prefix: a list file or a directory)")
@@ -52,6 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--relative", action="store_true", help="paths relative to ROOT instead of absolute")
     parser.add_argument("--rewrite_prefix", nargs=2, action="append", metavar=("OLD", "NEW"),
                         help="rewrite the OLD prefix of the paths in existing lists to NEW (repeatable)")
+    parser.add_argument("--allow_unmatched", action="store_true",
+                        help="with --rewrite_prefix: a list in which no path has an OLD prefix is left as it is, "
+                             "not an error")
     args = parser.parse_args(argv)
     try:
         if args.rewrite_prefix:

@@ -1,19 +1,25 @@
 """The converter: raw recordings -> one GZIP TFRecord per second (see `dataloader.schema`).
 
 A run is resumable: each record is written under a temporary name and renamed when
-complete, so a record that exists is finished and a re-run skips it. The output root keeps
-the layout and modalities it was converted with (`conversion.json`), so a re-run with other
-modalities cannot mix records silently. Recordings are converted in parallel, one per task,
-longest first so that the last tasks are short.
+complete, so a record that exists is finished and a re-run skips it (and removes the
+temporary files of a killed run). The output root keeps the layout, modalities and video
+encoding it was converted with (`conversion.json`), so a re-run with others cannot mix
+records silently. Recordings are converted in parallel, one per task, longest first so that
+the last tasks are short; the worker processes die with the converter, even when it is
+killed with SIGKILL.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import json
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,22 +27,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from conversion import recordings as rec
-from conversion.files import atomic_output, partial_path, write_text_atomic
+from conversion.files import OutputError, atomic_output, partial_path, remove_partials, write_text_atomic
 from dataloader import schema
 from dualcam.geometry import GEOMETRY_FILENAME
 from dualcam.layouts import RawDataError
 
 MANIFEST = "conversion.json"
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
     recording: rec.Recording
     out_root: str
-    modalities: tuple[str, ...]
+    options: rec.ReadOptions
     overwrite: bool
     skip_bad: bool
-    geometry_path: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,22 +51,38 @@ class JobResult:
     written: int = 0
     present: int = 0
     bytes_written: int = 0
+    padded: frozenset[str] = frozenset()  # .mat files zero padded to 36 x 48 x 12
     error: RawDataError | None = None
 
 
 def _remove_outputs(job: Job) -> None:
     for second in range(job.recording.seconds):
         path = job.recording.record_path(job.out_root, second)
-        path.unlink(missing_ok=True)
-        partial_path(path).unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+            partial_path(path).unlink(missing_ok=True)
+        except OSError as err:
+            raise OutputError(path, f"cannot remove the records of a skipped recording ({err.strerror})") from None
+
+
+def _write_record(path: Path, example) -> None:
+    import tensorflow as tf  # imported already, by the schema that made the example
+
+    with atomic_output(path) as temporary:
+        try:
+            schema.write_record_file(temporary, example)
+        except tf.errors.OpError as err:  # TensorFlow's file errors (a full disk...) are not OSErrors
+            raise OutputError(path, f"cannot write ({err.message})") from None
 
 
 def convert_recording(job: Job) -> JobResult:
     """Writes the missing records of one recording; with `skip_bad`, a recording with bad
-    input leaves no records at all."""
+    input leaves no records at all. Bad input is returned; an output that cannot be
+    written raises OutputError."""
     recording = job.recording
     written = present = size = 0
     counts = None
+    padded = set()
     try:
         for second in range(recording.seconds):
             path = recording.record_path(job.out_root, second)
@@ -68,20 +90,20 @@ def convert_recording(job: Job) -> JobResult:
                 present += 1
                 continue
             if counts is None:
-                dirs = rec.needed_dirs(job.modalities, recording.beamformed(job.modalities))
+                dirs = rec.needed_dirs(job.options.modalities, recording.beamformed(job.options.modalities))
                 counts = rec.check_file_counts(recording, dirs)
-            arrays = rec.read_second(recording, second, job.modalities, counts, job.geometry_path)
-            example = schema.make_sequence_example(recording.layout, recording.labels, **arrays)
-            with atomic_output(path) as temporary:
-                schema.write_record_file(temporary, example)
+            arrays, padded_files = rec.read_second(recording, second, job.options, counts)
+            padded |= padded_files
+            _write_record(path, schema.make_sequence_example(recording.layout, recording.labels, **arrays))
             written += 1
             size += path.stat().st_size
     except RawDataError as err:
         if job.skip_bad:
             _remove_outputs(job)
             written = present = size = 0
-        return JobResult(recording, written, present, size, err)
-    return JobResult(recording, written, present, size)
+            padded = set()
+        return JobResult(recording, written, present, size, error=err)
+    return JobResult(recording, written, present, size, padded=frozenset(map(str, padded)))
 
 
 @dataclasses.dataclass
@@ -91,6 +113,8 @@ class Summary:
     records_present: int = 0
     bytes_written: int = 0
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    padded_files: list[str] = dataclasses.field(default_factory=list)  # AVIA .mat files zero padded
+    partials_removed: int = 0  # temporary files of an interrupted run
     elapsed: float = 0.0
 
     @property
@@ -107,24 +131,51 @@ class Summary:
             f"written: {self.bytes_written / 1e6:.1f} MB in {self.elapsed:.1f} s "
             f"({rate:.1f} recording-seconds per second)",
         ]
+        if self.partials_removed:
+            lines.append(f"removed {self.partials_removed} temporary files of an interrupted run")
+        if self.padded_files:
+            lines.append(
+                f"zero padded to 36 x 48 x 12, as AVIA's converter did: {len(self.padded_files)} acoustic "
+                f"image files, e.g. {min(self.padded_files)} (--strict_shapes refuses them)"
+            )
         lines += [f"skipped {path}: {problem}" for path, problem in self.skipped]
         return "\n".join(lines)
 
 
-def _check_manifest(out_root: Path, layout: str, modalities: tuple[str, ...], overwrite: bool) -> None:
-    manifest = {"layout": layout, "modalities": list(modalities)}
+def _manifest(layout: str, options: rec.ReadOptions) -> dict:
+    """What determines the bytes of the records: a re-run must ask for the same."""
+    manifest = {"layout": layout, "modalities": list(options.modalities)}
+    if schema.VIDEO in options.modalities:
+        manifest["video_encoding"] = options.video_encoding(layout)
+    return manifest
+
+
+def _check_manifest(out_root: Path, manifest: dict, overwrite: bool) -> None:
     path = out_root / MANIFEST
     if path.exists() and not overwrite:
         try:
             previous = json.loads(path.read_text())
-        except ValueError:
+        except (OSError, ValueError):
             previous = None
+        if isinstance(previous, dict) and schema.VIDEO in previous.get("modalities", ()):
+            # Manifests written before AVIA's raw encoding existed name no encoding: the only one then.
+            default = rec.RAW_BGR if previous.get("layout") == schema.ACIVW else rec.JPEG
+            previous.setdefault("video_encoding", default)
         if previous != manifest:
             raise ValueError(
                 f"{out_root}: holds records converted as {previous}, this run asks for {manifest}; "
                 "use another output directory, or --overwrite to convert everything again"
             )
     write_text_atomic(path, json.dumps(manifest, indent=1))
+
+
+def _create_output(out_root: Path) -> None:
+    if out_root.exists() and not out_root.is_dir():
+        raise OutputError(out_root, "exists and is not a directory")
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(out_root, f"cannot create the output directory ({err.strerror})") from None
 
 
 def _geometry_path(mat_root: Path, raw_root: Path, given: str | None) -> str:
@@ -147,13 +198,18 @@ def convert_dataset(
     overwrite: bool = False,
     beamform: bool = False,
     geometry: str | None = None,
+    strict_shapes: bool = False,
+    raw_video: bool = False,
     progress: bool = True,
 ) -> Summary:
     """Converts every recording under the roots (the same directory for a one-root dataset).
 
     Bad input raises RawDataError naming the file and the problem, unless `skip_bad`: then
-    the recording is left out and listed in the summary. `beamform` computes the acoustic
-    images of recordings that have raw 128-microphone audio but no MFCC_Image.
+    the recording is left out and listed in the summary. An output that cannot be written
+    raises OutputError, naming it. `beamform` computes the acoustic images of recordings
+    that have raw 128-microphone audio but no MFCC_Image. `strict_shapes` refuses AVIA
+    acoustic images smaller than 36 x 48 x 12 instead of zero padding them, as ACIVW always
+    does; `raw_video` stores AVIA's frames decoded (see `recordings.ReadOptions`).
     """
     started = time.perf_counter()
     mat_root, raw_root, out_root = Path(mat_root), Path(raw_root), Path(out_root)
@@ -161,19 +217,19 @@ def convert_dataset(
         if not root.is_dir():
             raise RawDataError(root, "not a directory")
     layout = layout or rec.detect_layout(mat_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out_root, layout, modalities, overwrite)
+    options = rec.ReadOptions(modalities, strict_shapes=strict_shapes, raw_video=raw_video)
+    _create_output(out_root)
+    summary = Summary(partials_removed=remove_partials(out_root))
+    _check_manifest(out_root, _manifest(layout, options), overwrite)
 
     found, problems = rec.discover(mat_root, raw_root, layout, modalities, beamform)
-    summary = Summary()
     if problems and not skip_bad:
         raise problems[0]
     summary.skipped += [(err.path, err.problem) for err in problems]
-    geometry_path = None
     if beamform and any(r.beamformed(modalities) for r in found):
-        geometry_path = _geometry_path(mat_root, raw_root, geometry)
+        options = dataclasses.replace(options, geometry_path=_geometry_path(mat_root, raw_root, geometry))
     jobs = [
-        Job(recording, str(out_root), modalities, overwrite, skip_bad, geometry_path)
+        Job(recording, str(out_root), options, overwrite, skip_bad)
         for recording in sorted(found, key=lambda r: -r.seconds)
     ]
 
@@ -186,6 +242,7 @@ def convert_dataset(
                 summary.records_written += result.written
                 summary.records_present += result.present
                 summary.bytes_written += result.bytes_written
+                summary.padded_files += sorted(result.padded)
             elif skip_bad:
                 summary.skipped.append((result.error.path, result.error.problem))
             else:
@@ -202,7 +259,8 @@ def _run(jobs: list[Job], workers: int) -> Iterator[JobResult]:
         return
     # spawn, not fork: TensorFlow's runtime threads do not survive a fork.
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(convert_recording, job) for job in jobs]
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -210,3 +268,25 @@ def _run(jobs: list[Job], workers: int) -> Iterator[JobResult]:
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the worker ends when the converter does, even when the converter
+    is killed with SIGKILL and cannot shut its pool down (an orphaned worker would convert on,
+    or wait for work forever). Linux kills it on the parent's death (prctl PDEATHSIG, which
+    works even while the worker is busy in C code; armed for the thread that started the
+    worker, which is the one waiting for its results); elsewhere a thread watches the parent."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)

@@ -223,12 +223,13 @@ def list_files(target: str | os.PathLike) -> list[Path]:
     return found
 
 
-def rewrite_prefixes(path: Path, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+def rewrite_prefixes(lines: list[str], pairs: list[tuple[str, str]]) -> tuple[list[str], int, int]:
     """Replaces the first matching OLD prefix of each line by its NEW one (whole path
-    components only, longest OLD first); returns (lines rewritten, lines matching none)."""
+    components only, longest OLD first); returns the lines, how many were rewritten and how
+    many non-empty ones matched no prefix."""
     pairs = sorted(((old.rstrip("/"), new.rstrip("/")) for old, new in pairs), key=lambda p: -len(p[0]))
     out, rewritten, unmatched = [], 0, 0
-    for line in path.read_text().splitlines():
+    for line in lines:
         for old, new in pairs:
             if line == old or line.startswith(old + "/"):
                 line = new + line[len(old):]
@@ -237,5 +238,4 @@ def rewrite_prefixes(path: Path, pairs: list[tuple[str, str]]) -> tuple[int, int
         else:
             unmatched += bool(line.strip())
         out.append(line)
-    write_text_atomic(path, "".join(line + "\n" for line in out))
-    return rewritten, unmatched
+    return out, rewritten, unmatched

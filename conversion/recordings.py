@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import os
 import re
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from dataloader.schema import (
     ACIVW,
@@ -30,6 +28,7 @@ from dataloader.schema import (
     AVIA,
     FRAMES_PER_RECORD,
     VIDEO,
+    VIDEO_SHAPES,
 )
 from dualcam import layouts
 from dualcam.layouts import RawDataError
@@ -47,6 +46,20 @@ FILE_SUFFIXES = {
     AVIA: {MFCC_DIR: ".mat", AUDIO_DIR: ".npy", VIDEO_DIR: ".jpeg"},
 }
 _VIDEO_TIME_LINE = re.compile(r"\s*video seconds:\s*(\d+)\s*")
+JPEG, RAW_BGR = "jpeg", "raw_bgr"  # how AVIA records hold video; ACIVW's are always raw
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """What a record holds and how its raw files are read."""
+
+    modalities: tuple[str, ...]
+    geometry_path: str | None = None  # the array geometry, to beamform recordings without MFCC_Image
+    strict_shapes: bool = False  # AVIA: refuse acoustic images smaller than 36 x 48 x 12, not pad them
+    raw_video: bool = False  # AVIA: decoded BGR pixels, as (B)'s published converter stored, not the JPEG files
+
+    def video_encoding(self, layout: str) -> str:
+        return RAW_BGR if layout == ACIVW or self.raw_video else JPEG
 
 
 def record_name(second: int) -> str:
@@ -222,37 +235,53 @@ def check_file_counts(recording: Recording, dirs: list[str]) -> dict[str, int]:
     return counts
 
 
-def pad_acoustic_image(mfcc: np.ndarray) -> np.ndarray:
-    """Zero padding at the front of each axis up to 36 x 48 x 12, as AVIA's converter did."""
-    pad = [(target - size, 0) for target, size in zip(AUDIO_IMAGE_SHAPE, mfcc.shape)]
-    return np.pad(mfcc, pad) if any(before for before, _ in pad) else mfcc
+def acoustic_image(path: Path, layout: str, strict_shapes: bool) -> tuple[np.ndarray, bool]:
+    """One acoustic image 36 x 48 x 12 float32, and whether it was zero padded.
+
+    AVIA's converter cast float64 to float32 and zero padded smaller images at the front of
+    each axis, and so do we, unless `strict_shapes`; (A)'s converter stored what it read,
+    so an ACIVW image must have the record's shape, and float64 only values float32 holds.
+    """
+    pads = layout == AVIA and not strict_shapes
+    image = layouts.read_mat(path, round_to_float32=layout == AVIA)
+    if image.shape == AUDIO_IMAGE_SHAPE:
+        return image, False
+    if pads and all(size <= target for size, target in zip(image.shape, AUDIO_IMAGE_SHAPE)):
+        pad = [(target - size, 0) for target, size in zip(AUDIO_IMAGE_SHAPE, image.shape)]
+        return np.pad(image, pad), True
+    if pads:
+        problem = f"larger than {AUDIO_IMAGE_SHAPE} (smaller ones are zero padded, as AVIA's converter did)"
+    else:
+        problem = f"expected {AUDIO_IMAGE_SHAPE}" + " (--strict_shapes: not zero padded)" * (layout == AVIA)
+    raise RawDataError(path, f"MFCC has shape {image.shape}, {problem}")
 
 
-def resized_frame(frame: np.ndarray) -> np.ndarray:
+def acivw_frame(path: Path) -> np.ndarray:
     """ACIVW's frame resize: short side to 224, sizes truncated, OpenCV's bicubic (so the
     pixels equal those of the original converter)."""
+    frame = layouts.read_image(path)
     height, width = frame.shape[:2]
     scale = ACIVW_SHORT_SIDE / min(height, width)
-    size = (int(width * scale), int(height * scale))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+    resized = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_CUBIC)
+    if resized.shape != VIDEO_SHAPES[ACIVW]:
+        raise RawDataError(path, f"a frame of {height} x {width} resizes to {resized.shape[0]} x {resized.shape[1]}, "
+                                 f"ACIVW records hold {VIDEO_SHAPES[ACIVW][0]} x {VIDEO_SHAPES[ACIVW][1]} (3:4 frames)")
+    return resized
 
 
-def read_jpeg(path: Path) -> tuple[bytes, tuple[int, int, int]]:
-    """A JPEG file's bytes, checked for truncation, and its decoded shape (height, width, 3)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RawDataError(path, "missing file") from None
-    if not data.startswith(b"\xff\xd8\xff"):
-        raise RawDataError(path, "not a JPEG file (no start-of-image marker)")
-    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-        raise RawDataError(path, f"truncated JPEG file ({len(data)} bytes, no end-of-image marker)")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except OSError as err:
-        raise RawDataError(path, f"not a readable JPEG file ({err})") from err
-    return data, (height, width, 3)
+def avia_frame(path: Path, raw_video: bool) -> bytes | np.ndarray:
+    """An AVIA frame: its JPEG file, checked by decoding it whole; with `raw_video` its
+    pixels as RGB, decoded by OpenCV as (B)'s published converter did (`cv2.imread`)."""
+    data, pixels = layouts.read_jpeg(path)
+    height, width = VIDEO_SHAPES[AVIA][:2]
+    if pixels.shape != VIDEO_SHAPES[AVIA]:
+        raise RawDataError(path, f"frame is {pixels.shape[0]} x {pixels.shape[1]}, AVIA frames are {height} x {width}")
+    if not raw_video:
+        return data
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape != VIDEO_SHAPES[AVIA]:
+        raise RawDataError(path, f"OpenCV cannot decode it as a {height} x {width} frame")
+    return bgr[..., ::-1]
 
 
 @functools.lru_cache(maxsize=2)
@@ -273,7 +302,12 @@ def _beamformed(audio: list[np.ndarray], paths: list[Path], geometry_path: str) 
         if frame.shape[0] != geometry.num_mics:
             problem = f"{frame.shape[0]} microphones; beamforming needs the array's {geometry.num_mics}"
             raise RawDataError(path, problem)
-    return acoustic_images(np.stack(audio), geometry)
+    images = acoustic_images(np.stack(audio), geometry)
+    for image, path in zip(images, paths):
+        problem = layouts.non_finite(image)
+        if problem:
+            raise RawDataError(path, f"its beamformed acoustic image has {problem}")
+    return images
 
 
 def _same_shapes(shapes: list[tuple], paths: list[Path], what: str) -> None:
@@ -283,44 +317,44 @@ def _same_shapes(shapes: list[tuple], paths: list[Path], what: str) -> None:
 
 
 def read_second(
-    recording: Recording,
-    second: int,
-    modalities: tuple[str, ...],
-    counts: dict[str, int],
-    geometry_path: str | None = None,
-) -> dict:
-    """The keyword arguments of `schema.make_sequence_example` for one second."""
-    def numbers(name: str) -> list[int]:
-        return recording.frame_numbers(second, counts[name])
+    recording: Recording, second: int, options: ReadOptions, counts: dict[str, int]
+) -> tuple[dict, set[Path]]:
+    """The keyword arguments of `schema.make_sequence_example` for one second, and the
+    .mat files of it that were zero padded."""
+    def paths(name: str) -> list[Path]:
+        return [recording.frame_file(name, n) for n in recording.frame_numbers(second, counts[name])]
 
     arrays: dict = {}
+    padded = set()
+    modalities = options.modalities
     beamform = recording.beamformed(modalities)
     if AUDIO_DATA in modalities or beamform:
-        paths = [recording.frame_file(AUDIO_DIR, n) for n in numbers(AUDIO_DIR)]
+        files = paths(AUDIO_DIR)
         reader = layouts.read_dc if recording.layout == ACIVW else layouts.read_npy
-        audio = [reader(path) for path in paths]
-        _same_shapes([a.shape for a in audio], paths, "audio of shape")
+        audio = [reader(path) for path in files]
+        _same_shapes([a.shape for a in audio], files, "audio of shape")
         if AUDIO_DATA in modalities:
             # The original ACIVW converter kept microphone 0 of the 128.
             kept = [a[:1] for a in audio] if recording.layout == ACIVW else audio
             arrays[AUDIO_DATA] = np.stack(kept)
         if beamform:
-            if geometry_path is None:
+            if options.geometry_path is None:
                 problem = "missing directory, and no array geometry to beamform"
                 raise RawDataError(recording.modality_dir(MFCC_DIR), problem)
-            arrays[AUDIO_IMAGE] = _beamformed(audio, paths, geometry_path)
+            arrays[AUDIO_IMAGE] = _beamformed(audio, files, options.geometry_path)
     if AUDIO_IMAGE in modalities and not beamform:
-        paths = [recording.frame_file(MFCC_DIR, n) for n in numbers(MFCC_DIR)]
-        arrays[AUDIO_IMAGE] = np.stack([pad_acoustic_image(layouts.read_mat(path)) for path in paths])
+        images = []
+        for path in paths(MFCC_DIR):
+            image, was_padded = acoustic_image(path, recording.layout, options.strict_shapes)
+            images.append(image)
+            if was_padded:
+                padded.add(path)
+        arrays[AUDIO_IMAGE] = np.stack(images)
     if VIDEO in modalities:
-        paths = [recording.frame_file(VIDEO_DIR, n) for n in numbers(VIDEO_DIR)]
         if recording.layout == ACIVW:
-            frames = [resized_frame(layouts.read_image(path)) for path in paths]
-            _same_shapes([f.shape for f in frames], paths, "resized frame of shape")
-            arrays[VIDEO] = np.stack(frames)
+            arrays[VIDEO] = np.stack([acivw_frame(path) for path in paths(VIDEO_DIR)])
         else:
-            encoded, shapes = zip(*(read_jpeg(path) for path in paths))
-            _same_shapes(list(shapes), paths, "frame of shape")
-            arrays[VIDEO] = list(encoded)
-            arrays["video_shape"] = shapes[0]
-    return arrays
+            frames = [avia_frame(path, options.raw_video) for path in paths(VIDEO_DIR)]
+            arrays[VIDEO] = np.stack(frames) if options.raw_video else frames
+            arrays["video_shape"] = VIDEO_SHAPES[AVIA]
+    return arrays, padded

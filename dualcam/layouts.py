@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from dualcam.geometry import FRAME_SAMPLES, GRID_COLS, GRID_ROWS, IMAGE_HEIGHT, IMAGE_WIDTH, NUM_MICS
 
@@ -48,9 +48,11 @@ _MAT_HEADER = b"MATLAB 5.0 MAT-file, written by dualcam".ljust(116, b" ")
 
 
 class RawDataError(ValueError):
-    """A raw input file is missing, truncated or malformed."""
+    """A raw input file is missing, truncated or malformed. The message is one line, whatever
+    a library said about the file."""
 
     def __init__(self, path: str | os.PathLike, problem: str):
+        problem = " ".join(str(problem).split())
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
         self.problem = problem
@@ -176,55 +178,121 @@ def write_avia_recording(
 
 
 # ----------------------------------------------------------------------------- readers
+# Every reader refuses a malformed file with a RawDataError naming it, never with a library's
+# exception: the converter stops on it with one line, or skips the recording (--skip_bad).
+
+JPEG_START, JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
 
 
-def read_mat(path: str | Path) -> np.ndarray:
-    """The MFCC array of a .mat file, float32 as stored (not padded)."""
+def _file_bytes(path: str | os.PathLike) -> bytes:
     try:
-        contents = scipy.io.loadmat(str(path))  # scipy raises FileNotFoundError for str paths only
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise RawDataError(path, "missing file") from None
-    except Exception as err:  # scipy raises several unrelated types for a bad file
-        raise RawDataError(path, f"not a readable .mat file ({err})") from err
+    except IsADirectoryError:
+        raise RawDataError(path, "a directory, not a file") from None
+    except OSError as err:
+        raise RawDataError(path, f"cannot read the file ({err.strerror})") from None
+    if not data:
+        raise RawDataError(path, "empty file")
+    return data
+
+
+def non_finite(values: np.ndarray) -> str:
+    """'N non-finite values (NaN or inf)', or '' if every value is finite."""
+    count = values.size - np.count_nonzero(np.isfinite(values))
+    return f"{count} non-finite values (NaN or inf)" if count else ""
+
+
+def read_mat(path: str | os.PathLike, round_to_float32: bool = False) -> np.ndarray:
+    """The MFCC array of a .mat file as float32, not padded: real floating point, three
+    axes, every value finite. float64 values float32 cannot hold exactly are refused, or
+    with `round_to_float32` rounded, as AVIA's converter cast them."""
+    data = _file_bytes(path)
+    try:
+        contents = scipy.io.loadmat(io.BytesIO(data))
+    except Exception as err:  # scipy raises IndexError, TypeError, OSError... for bad bytes
+        raise RawDataError(path, f"not a readable .mat file ({err})") from None
     if MFCC_KEY not in contents:
         found = sorted(k for k in contents if not k.startswith("__"))
         raise RawDataError(path, f"no '{MFCC_KEY}' variable (found {found})")
     mfcc = contents[MFCC_KEY]
-    if mfcc.ndim != 3 or any(a > b for a, b in zip(mfcc.shape, MFCC_SHAPE)):
-        raise RawDataError(path, f"MFCC has shape {mfcc.shape}, expected at most {MFCC_SHAPE}")
-    return mfcc.astype(np.float32)
+    if not isinstance(mfcc, np.ndarray):
+        raise RawDataError(path, f"MFCC is a {type(mfcc).__name__}, expected a float32 array")
+    if mfcc.dtype.kind != "f":
+        raise RawDataError(path, f"MFCC is {mfcc.dtype.name}, expected float32")
+    if mfcc.ndim != 3:
+        raise RawDataError(path, f"MFCC has shape {mfcc.shape}, expected 3 axes {MFCC_SHAPE}")
+    problem = non_finite(mfcc)
+    if problem:
+        raise RawDataError(path, f"MFCC has {problem}")
+    with np.errstate(over="ignore"):  # values beyond float32's range are refused below
+        values = mfcc.astype(np.float32)
+    changed = np.count_nonzero(values != mfcc)
+    if changed and not round_to_float32:
+        raise RawDataError(path, f"MFCC is {mfcc.dtype.name}, and {changed} of its values are not exactly float32")
+    problem = non_finite(values)
+    if problem:
+        raise RawDataError(path, f"MFCC has {problem} once cast to float32 (beyond its range)")
+    return values
 
 
-def read_dc(path: str | Path, mics: int = NUM_MICS, samples: int = FRAME_SAMPLES) -> np.ndarray:
+def read_dc(path: str | os.PathLike, mics: int = NUM_MICS, samples: int = FRAME_SAMPLES) -> np.ndarray:
     """One .dc frame as (mics, samples) int32."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise RawDataError(path, "missing file") from None
+    raw = _file_bytes(path)
     expected = mics * samples * 4
     if len(raw) != expected:
         raise RawDataError(path, f"{len(raw)} bytes, expected {expected} ({mics} mics x {samples} int32 samples)")
     return np.frombuffer(raw, dtype="<i4").reshape((mics, samples), order="F")
 
 
-def read_npy(path: str | Path) -> np.ndarray:
+def read_npy(path: str | os.PathLike) -> np.ndarray:
+    """One .npy frame as (mics, samples) int32: one plain array, nothing pickled, no bytes
+    missing or left over. The header is checked before the body is read, so a header
+    claiming a huge array allocates nothing."""
+    data = _file_bytes(path)
+    stream = io.BytesIO(data)
     try:
-        audio = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise RawDataError(path, "missing file") from None
-    except ValueError as err:
-        raise RawDataError(path, f"not a readable .npy file ({err})") from err
-    if audio.ndim != 2 or audio.shape[1] != FRAME_SAMPLES or audio.dtype != np.int32:
-        raise RawDataError(path, f"audio is {audio.dtype} {audio.shape}, expected int32 (mics, {FRAME_SAMPLES})")
-    return audio
+        major, _ = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+    except ValueError as err:  # numpy reports every malformed magic string or header so
+        raise RawDataError(path, f"not a readable .npy file ({err})") from None
+    if dtype != np.int32 or len(shape) != 2 or shape[0] < 1 or shape[1] != FRAME_SAMPLES:
+        raise RawDataError(path, f"audio is {dtype} {shape}, expected int32 (mics, {FRAME_SAMPLES}) with mics >= 1")
+    body, expected = len(data) - stream.tell(), shape[0] * shape[1] * dtype.itemsize
+    if body != expected:
+        raise RawDataError(path, f"{body} bytes of data after the header, which says {expected} ({dtype} {shape})")
+    audio = np.frombuffer(data, dtype, offset=stream.tell())
+    return audio.reshape(shape, order="F" if fortran_order else "C")
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An RGB frame (H, W, 3) uint8."""
+def _decoded(path: str | os.PathLike, data: bytes) -> np.ndarray:
+    """Every pixel decoded (a body cut short or broken is an error), as RGB (H, W, 3) uint8."""
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert("RGB"))
-    except FileNotFoundError:
-        raise RawDataError(path, "missing file") from None
-    except OSError as err:
-        raise RawDataError(path, f"not a readable image ({err})") from err
+    except UnidentifiedImageError:
+        raise RawDataError(path, "not an image file (unknown format)") from None
+    except Exception as err:  # decoders raise OSError, ValueError, SyntaxError, struct.error... for bad bytes
+        raise RawDataError(path, f"not a readable image ({err})") from None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An RGB frame (H, W, 3) uint8."""
+    return _decoded(path, _file_bytes(path))
+
+
+def read_jpeg(path: str | os.PathLike) -> tuple[bytes, np.ndarray]:
+    """A JPEG file's bytes and its RGB pixels (H, W, 3) uint8.
+
+    The whole body is decoded: libjpeg refuses a broken one. Damage it decodes without an
+    error (a few altered bytes, or a body cut short then closed with an end-of-image marker)
+    gives grey or shifted blocks, which no decoder here reports.
+    """
+    data = _file_bytes(path)
+    if not data.startswith(JPEG_START):
+        raise RawDataError(path, "not a JPEG file (no start-of-image marker)")
+    if not data.rstrip(b"\0").endswith(JPEG_END):
+        raise RawDataError(path, f"truncated JPEG file ({len(data)} bytes, no end-of-image marker)")
+    return data, _decoded(path, data)

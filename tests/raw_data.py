@@ -6,20 +6,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import scipy.io
 
 from dualcam import layouts
 
 FPS = 12
 
 
-def random_recording(rng: np.random.Generator, frames: int) -> dict[str, np.ndarray]:
+def random_recording(rng: np.random.Generator, frames: int, noise: int = 6) -> dict[str, np.ndarray]:
     """Acoustic images, 128-microphone audio and RGB frames of `frames` frames.
 
     Images and frames are random but smooth, as real ones are: noise would make GZIP and
-    JPEG several times slower and larger, and the tests with them.
+    JPEG several times slower and larger, and the tests with them. Frames are a ramp plus
+    uniform noise in [0, noise); without noise, GZIP compresses decoded frames ten times faster.
     """
     ramp = np.linspace(0, 200, 640, dtype=np.float32)[None, :, None] + np.zeros((480, 1, 3), np.float32)
-    video = np.stack([ramp + rng.integers(0, 6, (480, 640, 3)) for _ in range(frames)]).astype(np.uint8)
+    video = np.stack([ramp + rng.integers(0, noise, (480, 640, 3)) for _ in range(frames)]).astype(np.uint8)
     return {
         "mfcc": np.repeat(rng.standard_normal((frames, 36, 6, 12)), 8, axis=2).astype(np.float32),
         "audio": rng.integers(-2**31, 2**31 - 1, (frames, 128, 1024), dtype=np.int64).astype(np.int32),
@@ -40,12 +42,12 @@ def write_acivw(root: Path, seconds: dict[tuple[int, int], float], seed: int = 0
 
 
 def write_avia(mat_root: Path, raw_root: Path, frames: dict[tuple[int, int, int], int], seed: int = 0,
-               mics: int = 1) -> dict:
+               mics: int = 1, noise: int = 6) -> dict:
     """Recordings {(location, subject, action): frames}; returns their arrays."""
     rng = np.random.default_rng(seed)
     data = {}
     for (location, subject, action), count in frames.items():
-        arrays = random_recording(rng, count)
+        arrays = random_recording(rng, count, noise)
         layouts.write_avia_recording(mat_root, raw_root, location, subject, action, arrays["mfcc"],
                                      arrays["audio"], arrays["frames"], {}, mics=mics)
         data[(location, subject, action)] = arrays
@@ -78,3 +80,65 @@ def avia_expected(arrays: dict, second: int) -> dict[str, np.ndarray]:
     """What record `second` of an AVIA recording written with one microphone holds."""
     index = avia_frame_numbers(second, len(arrays["mfcc"]))
     return {"audio_image": arrays["mfcc"][index], "audio_data": arrays["audio"][index, :1]}
+
+
+# The records of the original converters, built as their code builds them (read with the same
+# libraries, the same context and feature-list dicts in the same order; TF 2 names for TF 1's
+# tf.python_io and numpy's tobytes for tostring), to compare with ours byte for byte.
+
+
+def original_record(context: dict[str, int], lists: dict[str, list[bytes]]) -> bytes:
+    import tensorflow as tf
+
+    feature = {key: tf.train.Feature(int64_list=tf.train.Int64List(value=[value])) for key, value in context.items()}
+    feature_list = {
+        key: tf.train.FeatureList(feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[frame]))
+                                           for frame in frames])
+        for key, frames in lists.items()
+    }
+    return tf.train.SequenceExample(
+        context=tf.train.Features(feature=feature), feature_lists=tf.train.FeatureLists(feature_list=feature_list)
+    ).SerializeToString()
+
+
+def _original_fields(images: list[np.ndarray], audio: list[np.ndarray], frames: list[np.ndarray],
+                     labels: dict[str, int]) -> bytes:
+    context = dict(labels)
+    context.update(zip(("audio_image/height", "audio_image/width", "audio_image/depth"), images[0].shape))
+    context.update({"audio_data/mics": audio[0].shape[0], "audio_data/samples": audio[0].shape[1]})
+    context.update(zip(("video/height", "video/width", "video/depth"), frames[0].shape))
+    lists = {"audio/image": [m.tobytes() for m in images], "audio/data": [a.tobytes() for a in audio],
+             "video/image": [f.tobytes() for f in frames]}
+    return original_record(context, lists)
+
+
+def original_acivw_record(recording_dir: Path, class_index: int, video: int, second: int) -> bytes:
+    """(A)'s convert_data.py: the .mat as loaded, microphone 0 of the .dc, the BMP read by
+    OpenCV and resized (cubic) so its short side is 224."""
+    numbers = range(second * FPS + 1, (second + 1) * FPS + 1)
+    images = [scipy.io.loadmat(str(recording_dir / "MFCC_Image" / layouts.mat_name(i)))["MFCC"] for i in numbers]
+    audio = [np.fromfile(recording_dir / "audio" / layouts.dc_name(i), np.int32).reshape((128, 1024), order="F")[0]
+             for i in numbers]
+    frames = []
+    for i in numbers:
+        frame = cv2.imread(str(recording_dir / "video" / layouts.bmp_name(i)))
+        height, width = float(frame.shape[0]), float(frame.shape[1])
+        scale = 224.0 / width if height > width else 224.0 / height
+        frames.append(cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_CUBIC))
+    return _original_fields(images, [a[None] for a in audio], frames, {"classes": class_index, "location": video})
+
+
+def original_avia_record(mat_dir: Path, raw_dir: Path, numbers: tuple[int, int, int], second: int) -> bytes:
+    """(B)'s published convert_data.py: the .mat cast to float32 and zero padded at the front,
+    the .npy as loaded, the JPEG decoded by OpenCV (raw BGR); files wrap around."""
+    location, subject, action = numbers
+    count = len(list((mat_dir / "MFCC_Image").glob("*.mat")))
+    indices = [index % count + 1 for index in range(second * FPS, (second + 1) * FPS)]
+    images = []
+    for i in indices:
+        image = scipy.io.loadmat(str(mat_dir / "MFCC_Image" / layouts.mat_name(i)))["MFCC"].astype("<f4")
+        images.append(np.pad(image, [(before, 0) for before in np.array([36, 48, 12]) - np.array(image.shape)]))
+    audio = [np.load(raw_dir / "audio" / layouts.npy_name(i)) for i in indices]
+    frames = [cv2.imread(str(raw_dir / "video" / layouts.jpeg_name(i))) for i in indices]
+    labels = {"action": action, "location": location - 1, "subject": subject - 1}
+    return _original_fields(images, audio, frames, labels)

@@ -1,5 +1,6 @@
 import io
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import raw_data
@@ -221,7 +223,7 @@ ACIVW_BAD_INPUTS = {
     "truncated dc": (lambda r: _truncate(_acivw_file(r, "audio", 13)),
                      r"audio/A_000013.dc: 100 bytes, expected 524288 \(128 mics x 1024 int32 samples\)"),
     "malformed bmp": (lambda r: _acivw_file(r, "video", 24).write_bytes(b"BM not really"),
-                      "video/I_000024.bmp: not a readable image"),
+                      r"video/I_000024.bmp: not an image file \(unknown format\)"),
     "no acoustic images": (lambda r: shutil.rmtree(layouts.acivw_recording_dir(r, 0, 1) / "MFCC_Image"),
                            r"class_0/data_001/MFCC_Image: missing directory \(--beamform computes"),
 }
@@ -315,6 +317,14 @@ def test_a_rerun_with_other_modalities_is_refused(acivw, tmp_path):
     assert parsed["video"].shape == (12, 224, 298, 3)
 
 
+def test_a_manifest_from_before_video_encodings_were_recorded_names_the_only_one_then(acivw, tmp_path):
+    root, _ = acivw
+    (tmp_path / "conversion.json").write_text(json.dumps({"layout": "acivw", "modalities": ["video"]}))
+    summary = convert_dataset(root, root, tmp_path, modalities=("video",), raw_video=True, progress=False)
+    assert summary.records_written == 3  # ACIVW records always held raw frames: no conflict
+    assert json.loads((tmp_path / "conversion.json").read_text())["video_encoding"] == "raw_bgr"
+
+
 def test_layout_is_recognised_or_must_be_named(acivw, avia, tmp_path):
     assert recordings.detect_layout(acivw[0]) == "acivw"
     assert recordings.detect_layout(avia[0] / "raw") == "avia"
@@ -360,3 +370,90 @@ def test_acivw_in_two_roots_converts_as_in_one(acivw, tmp_path):
     shutil.move(raw / "class_0/data_001/video_time.txt", mat / "class_0/data_001/video_time.txt")
     assert convert_data.main([str(mat), str(raw), str(tmp_path / "two_roots"), "--quiet"]) == 0
     assert _tree(tmp_path / "two_roots") == _tree(tmp_path / "one_root")
+
+
+def _write_gzip(path: Path, serialized: bytes) -> None:
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:  # as the originals wrote
+        writer.write(serialized)
+
+
+def test_acivw_records_are_byte_identical_to_the_original_converters(acivw, tmp_path):
+    root, _ = acivw
+    convert_dataset(root, root, tmp_path / "out", progress=False)
+    for (c, v), seconds in ACIVW_SECONDS.items():
+        for second in range(int(seconds)):
+            original = raw_data.original_acivw_record(layouts.acivw_recording_dir(root, c, v), c, v, second)
+            _write_gzip(tmp_path / "original.tfrecord", original)
+            ours = tmp_path / f"out/class_{c}/data_{v:03d}/Data_{second + 1:03d}.tfrecord"
+            assert ours.read_bytes() == (tmp_path / "original.tfrecord").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def avia_raw_bgr(tmp_path_factory):
+    """An AVIA recording of 20 frames (wrapped around to 30 records), and its conversion with
+    the frames decoded: 30 x 12 x 921,600 bytes of pixels to compress, so noise-free frames
+    and a single conversion."""
+    root = tmp_path_factory.mktemp("avia_raw_bgr")
+    raw_data.write_avia(root / "mat", root / "raw", AVIA_FRAMES, seed=4, noise=1)
+    convert_dataset(root / "mat", root / "raw", root / "out", raw_video=True, progress=False)
+    return root
+
+
+def test_avia_raw_video_records_are_byte_identical_to_the_published_converters(avia_raw_bgr, tmp_path):
+    (numbers,) = AVIA_FRAMES
+    relative = layouts.avia_relative_dir(*numbers)
+    for second in (0, 1, 29):
+        original = raw_data.original_avia_record(avia_raw_bgr / "mat" / relative, avia_raw_bgr / "raw" / relative,
+                                                 numbers, second)
+        _write_gzip(tmp_path / "original.tfrecord", original)
+        ours = avia_raw_bgr / "out" / recordings.output_dir("avia", numbers) / f"Data_{second + 1:03d}.tfrecord"
+        assert ours.read_bytes() == (tmp_path / "original.tfrecord").read_bytes()
+
+
+def _loaded_video(record: Path) -> np.ndarray:
+    """The frames of one record as the project's loader gives them, before resizing and cropping."""
+    from dataloader.config import LoaderConfig
+    from dataloader.pipeline import default_phases, make_dataset
+
+    config = LoaderConfig("avia", ("video",), nr_frames=12, video_size=(480, 640))
+    phases = default_phases(config)
+    del phases["preprocess"]["video"]
+    (batch,) = make_dataset([str(record)], config, batch_size=1, phases=phases)
+    return batch["video"].numpy()[0]
+
+
+def test_avia_raw_video_loads_with_the_pixels_opencv_decodes(avia_raw_bgr, tmp_path):
+    root = avia_raw_bgr
+    convert_dataset(root / "mat", root / "raw", tmp_path, modalities=("video",), progress=False)
+    (numbers,) = AVIA_FRAMES
+    record = recordings.output_dir("avia", numbers) / "Data_002.tfrecord"
+    video_dir = root / "raw" / layouts.avia_relative_dir(*numbers) / "video"
+    bgr = [cv2.imread(str(video_dir / layouts.jpeg_name(n + 1))) for n in raw_data.avia_frame_numbers(1, 20)]
+
+    stored = schema.read_record_file(root / "out" / record, "avia", ("video",), decode_video=False)
+    assert list(stored["video"]) == [frame.tobytes() for frame in bgr]  # 921,600 bytes a frame
+    assert [int(stored[key]) for key in schema.SIZE_KEYS["video"]] == [480, 640, 3]
+    loaded = _loaded_video(root / "out" / record)
+    np.testing.assert_array_equal(loaded, np.stack(bgr)[..., ::-1])
+    np.testing.assert_array_equal(_loaded_video(tmp_path / record), loaded)  # JPEG records: the same pixels
+
+
+def test_the_manifest_keeps_the_video_encoding(avia_raw_bgr, tmp_path):
+    mat, raw, out = avia_raw_bgr / "mat", avia_raw_bgr / "raw", avia_raw_bgr / "out"
+    assert json.loads((out / "conversion.json").read_text()) == {
+        "layout": "avia", "modalities": list(schema.MODALITIES), "video_encoding": "raw_bgr"}
+    with pytest.raises(ValueError, match="'video_encoding': 'raw_bgr'.* this run asks for .*'video_encoding': 'jpeg'"):
+        convert_dataset(mat, raw, out, progress=False)
+    convert_dataset(mat, raw, tmp_path / "jpeg", modalities=("video",), progress=False)
+    with pytest.raises(ValueError, match="'video_encoding': 'jpeg'.* this run asks for .*'video_encoding': 'raw_bgr'"):
+        convert_dataset(mat, raw, tmp_path / "jpeg", modalities=("video",), raw_video=True, progress=False)
+
+    # A manifest written before encodings were recorded: its AVIA records hold JPEG files.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "conversion.json").write_text(json.dumps({"layout": "avia", "modalities": ["video"]}))
+    with pytest.raises(ValueError, match="this run asks for .*'raw_bgr'"):
+        convert_dataset(mat, raw, old, modalities=("video",), raw_video=True, progress=False)
+    assert convert_dataset(mat, raw, old, modalities=("video",), progress=False).records_written == 30

@@ -231,3 +231,46 @@ def test_prefix_rewrite_fixes_mixed_prefixes(tmp_path, capsys):
     output = capsys.readouterr()
     assert "training.txt: 2 paths rewritten, 1 matching no prefix" in output.out
     assert "3 paths do not exist" in output.err
+
+
+def _shipped_acivw_lists(directory: Path) -> None:
+    """Lists shaped as (A)'s shipped ones: training and validation name their records
+    /Dataset/class_*/..., testing /dataset/class_*/... ."""
+    directory.mkdir(parents=True)
+    for name, prefix, video in (("training", "/Dataset", 46), ("validation", "/Dataset", 15),
+                                ("testing", "/dataset", 6)):
+        lines = [f"{prefix}/class_{c}/data_{video:03d}/Data_{s:03d}.tfrecord" for c in range(10) for s in (1, 2)]
+        (directory / f"{name}.txt").write_text("".join(line + "\n" for line in lines))
+
+
+def test_the_docstring_example_rewrites_lists_shaped_as_the_shipped_ones(tmp_path):
+    _shipped_acivw_lists(tmp_path / "lists")
+    pairs = re.findall(r"--rewrite_prefix (\S+) (\S+)", generate_lists.__doc__)
+    assert pairs == [("/Dataset", "/data/acivw_tfrecords"), ("/dataset", "/data/acivw_tfrecords")]
+    argv = [str(tmp_path / "lists")] + [arg for old, new in pairs for arg in ("--rewrite_prefix", old, new)]
+    assert generate_lists.main(argv) == 0
+    for name in ("training", "validation", "testing"):
+        lines = (tmp_path / "lists" / f"{name}.txt").read_text().splitlines()
+        assert len(lines) == 20 and all(line.startswith("/data/acivw_tfrecords/class_") for line in lines)
+
+
+def test_a_list_that_no_prefix_matches_stops_the_rewrite_unless_allowed(tmp_path, capsys):
+    _shipped_acivw_lists(tmp_path / "lists")
+    before = {p.name: p.read_text() for p in (tmp_path / "lists").iterdir()}
+    argv = [str(tmp_path / "lists"), "--rewrite_prefix", "/Dataset", str(tmp_path / "data")]
+    with pytest.raises(SystemExit) as stop:
+        generate_lists.main(argv)  # testing.txt says /dataset
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert err == (f"generate_lists.py: error: {tmp_path}/lists/testing.txt: no path starts with /Dataset; "
+                   "no list was rewritten (--allow_unmatched leaves such lists as they are)\n")
+    assert {p.name: p.read_text() for p in (tmp_path / "lists").iterdir()} == before
+
+    with pytest.raises(SystemExit):
+        generate_lists.main([str(tmp_path / "lists"), "--rewrite_prefix", "/Datasets", "/data"])
+    assert "no path starts with /Datasets (and 2 more lists);" in capsys.readouterr().err
+
+    assert generate_lists.main(argv + ["--allow_unmatched"]) == 0
+    assert "testing.txt: 0 paths rewritten, 20 matching no prefix" in capsys.readouterr().out
+    assert (tmp_path / "lists" / "testing.txt").read_text() == before["testing.txt"]
+    assert (tmp_path / "lists" / "training.txt").read_text().startswith(f"{tmp_path}/data/class_0/data_046/")

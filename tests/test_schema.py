@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from raw_data import original_record
 
 from dataloader import schema
 
@@ -67,21 +68,6 @@ def test_specs_hold_the_keys_of_the_original_records():
     assert schema.modalities_from_flags(None) == schema.MODALITIES
 
 
-def _original_record(context: dict, lists: dict) -> bytes:
-    """A SequenceExample built as SPEC.md describes the original converters' output, with
-    tf.train protos directly: int64 context, one bytes entry per frame."""
-    feature = {k: tf.train.Feature(int64_list=tf.train.Int64List(value=[v])) for k, v in context.items()}
-    feature_list = {
-        key: tf.train.FeatureList(feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[frame]))
-                                           for frame in frames])
-        for key, frames in lists.items()
-    }
-    return tf.train.SequenceExample(
-        context=tf.train.Features(feature=feature),
-        feature_lists=tf.train.FeatureLists(feature_list=feature_list),
-    ).SerializeToString()
-
-
 def _write_gzip(path, serialized: bytes) -> None:
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
         writer.write(serialized)
@@ -92,7 +78,7 @@ def test_original_acivw_record_reads_with_identical_values(tmp_path):
     mfcc = rng.standard_normal((12, 36, 48, 12)).astype(np.float32)
     mic0 = rng.integers(-2**31, 2**31 - 1, (12, 1024), dtype=np.int64).astype(np.int32)
     bgr = rng.integers(0, 256, (12, 224, 298, 3), dtype=np.uint8)  # as cv2.imread + resize gave them
-    serialized = _original_record(
+    serialized = original_record(
         {"classes": 4, "location": 17, "audio_image/height": 36, "audio_image/width": 48,
          "audio_image/depth": 12, "audio_data/mics": 1, "audio_data/samples": 1024, "video/height": 224,
          "video/width": 298, "video/depth": 3},
@@ -118,7 +104,7 @@ def test_original_avia_records_read_with_identical_values(tmp_path, encoding):
     frames = jpegs if encoding == "jpeg" else [f[..., ::-1].tobytes() for f in decoded]
     mfcc = np.zeros((12, 36, 48, 12), np.float32)
     mfcc[:, 6:, 8:, 2:] = rng.standard_normal((12, 30, 40, 10))  # zero padded at the front, as B did
-    serialized = _original_record(
+    serialized = original_record(
         {"action": 0, "location": 2, "subject": 5, "audio_image/height": 36, "audio_image/width": 48,
          "audio_image/depth": 12, "video/height": 480, "video/width": 640, "video/depth": 3},
         {"audio/image": [m.tobytes() for m in mfcc], "video/image": frames},
