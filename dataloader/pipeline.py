@@ -1,7 +1,8 @@
 """The input pipeline of every stage: one tf.data pipeline in named phases, as in DMVR.
 
     read         windows (`dataloader.windows`) -> the window's serialized records, read in
-                 time order from its GZIP files, `cycle_length` windows at a time
+                 time order from its GZIP files, `cycle_length` windows at a time; each file
+                 by itself, so a file that does not hold one readable record is named
     parse        all records of a window in one batched parse, of only the features needed
     sample       the frames each input uses (video: `nr_frames` of the window's 12 L)
     decode       bytes -> arrays, only of what was picked
@@ -23,10 +24,16 @@ Every modality of a sample comes from the same window, whose start (and mirror, 
 `mirror`) are the only random draws (made in `dataloader.windows` from the seed and the
 epoch), so acoustic images, audio and video cover the same seconds, and the same scene, by
 construction.
+
+A bad input fails the iteration with `tf.errors.InvalidArgumentError` whose message holds
+the line "PATH: problem", naming the file: a missing, empty, truncated or corrupt record
+file, a file of several records, a record whose frames, sizes or labels the loader cannot
+use. `describe_read_error` finds that line in the error.
 """
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -60,11 +67,46 @@ AUDIO_FRAMES = "audio_frames"  # int32 (12 L, mics, 1024), as the records hold i
 FRAME_BYTES = {m: schema.SEQUENCE_KEYS[m] for m in schema.MODALITIES}
 
 
-def _check(condition: tf.Tensor, problem: str, features: Features) -> tf.Operation:
-    """A failed check names the window's files and what was wrong with them."""
+# The line that `_assert` puts in an error, wherever TensorFlow's wrapping puts it.
+_FAILED_CHECK = re.compile(r"assertion failed: \[(.*)\]$", re.MULTILINE)
+# What TensorFlow wraps an op's own message in: lines of graph execution (its header, the
+# node's Python stack), and on the message's line the function node, the dataset that ran it, the op.
+_WRAPPING_LINE = re.compile(r"$|\s|Graph execution error:|Detected at node |<stack traces unavailable>|Traceback ")
+_WRAPPING = re.compile(r"^(\{\{function_node [^}]*\}\}\s*)?(Error in user-defined function passed to .*? "
+                       r"transformation with iterator: \S+: )?|\s*\[Op:[^\]]*\].*$")
+
+
+def _assert(ok: tf.Tensor, paths: tf.Tensor, problem: str | tf.Tensor) -> tf.Operation:
+    """Fails unless all of `ok` (one per path) hold, with the line "PATH, PATH: problem" naming
+    the paths whose `ok` is false."""
     import tensorflow as tf
 
-    return tf.debugging.Assert(condition, [problem, "in", features[PATHS]], summarize=64)
+    ok, paths = tf.reshape(ok, [-1]), tf.reshape(paths, [-1])
+    bad = tf.strings.reduce_join(tf.boolean_mask(paths, tf.logical_not(ok)), separator=", ")
+    return tf.debugging.Assert(tf.reduce_all(ok), [tf.strings.join([bad, ": ", problem])])
+
+
+def _check(ok: tf.Tensor, problem: str, features: Features) -> tf.Operation:
+    """A failed check names the window's files it failed for (`ok` holds one value per file)
+    or, for a scalar `ok`, the first file: a window's sizes and labels are its first record's."""
+    import tensorflow as tf
+
+    paths = features[PATHS]
+    if ok.shape.rank == 0:
+        ok = tf.concat([[ok], tf.fill(tf.shape(paths[1:]), True)], axis=0)
+    return _assert(ok, paths, problem)
+
+
+def describe_read_error(err: tf.errors.OpError) -> str:
+    """One line of an error raised while iterating `make_dataset` (directly or inside Keras),
+    for a report without a traceback: "PATH: problem" if one of the loader's checks failed (a
+    bad record file, a malformed record), else the first line of the failing op's own message,
+    without the function, dataset and op TensorFlow names around it."""
+    found = _FAILED_CHECK.search(err.message)
+    if found:
+        return found.group(1)
+    lines = [line for line in err.message.splitlines() if not _WRAPPING_LINE.match(line)]
+    return _WRAPPING.sub("", lines[0]) if lines else type(err).__name__
 
 
 def _parse(config: LoaderConfig) -> Step:
@@ -72,22 +114,15 @@ def _parse(config: LoaderConfig) -> Step:
 
     context_spec = schema.context_spec(config.flavour, config.modalities)
     sequence_spec = schema.sequence_spec(config.modalities)
-    length = config.sample_length
 
     def parse(features: Features) -> Features:
         features = dict(features)
-        serialized = features.pop(SERIALIZED)
-        # Each file holds one record; `read` batches one more than a window needs so that
-        # a file with extra records shows up here instead of shifting the window.
-        with tf.control_dependencies([_check(tf.equal(tf.size(serialized), length),
-                                             "a file does not hold exactly one record", features)]):
-            serialized = tf.ensure_shape(tf.identity(serialized), [length])
         context, sequences, lengths = tf.io.parse_sequence_example(
-            serialized, context_features=context_spec, sequence_features=sequence_spec,
+            features.pop(SERIALIZED), context_features=context_spec, sequence_features=sequence_spec,
             example_names=features[PATHS],
         )
-        checks = [_check(tf.reduce_all(tf.equal(lengths[key], FRAMES_PER_RECORD)),
-                       f"a record does not hold {FRAMES_PER_RECORD} frames of {key}", features)
+        checks = [_check(tf.equal(lengths[key], FRAMES_PER_RECORD),
+                         f"a record does not hold {FRAMES_PER_RECORD} frames of {key}", features)
                   for key in sequences]
         with tf.control_dependencies(checks):
             for key, frames in sequences.items():
@@ -116,7 +151,9 @@ def _decode_raw(features: Features, modality: str, dtype: tf.DType, frame_shape:
     frames = features.pop(FRAME_BYTES[modality])
     frame_bytes = tf.reduce_prod(tf.cast(tf.stack(frame_shape), tf.int32)) * dtype.size
     sizes = ", ".join(schema.SIZE_KEYS[modality])
-    ok = tf.reduce_all(tf.equal(tf.strings.length(frames), frame_bytes))
+    # One row per record (every record gives the same number of frames).
+    ok = tf.reduce_all(tf.reshape(tf.equal(tf.strings.length(frames), frame_bytes), [tf.size(features[PATHS]), -1]),
+                       axis=1)
     with tf.control_dependencies([_check(ok, f"{modality} frames do not have the size of {sizes}", features)]):
         return schema.decode_raw_frames(frames, dtype, frame_shape)
 
@@ -320,7 +357,8 @@ def make_dataset(
 
     `epochs` None repeats forever; training epochs are numbered from `first_epoch`, and the
     crops of epoch e depend only on (config.seed, e). `windows.windows_per_epoch` gives the
-    samples of one epoch.
+    samples of one epoch. Iterating it over a bad record file fails with
+    `tf.errors.InvalidArgumentError` naming the file (see the module's docstring).
     """
     import tensorflow as tf
 
@@ -332,10 +370,14 @@ def make_dataset(
     length = config.sample_length
     clips = find_clips(record_paths(records, root), config.total_length)
 
+    def read_file(path: tf.Tensor) -> tf.Tensor:
+        record, problem = schema.read_record(path, throughput.read_buffer_bytes)
+        with tf.control_dependencies([_assert(tf.equal(problem, ""), path, problem)]):
+            return tf.identity(record)
+
     def read(window: Features) -> tf.data.Dataset:
-        files = tf.data.TFRecordDataset(window[PATHS], compression_type=schema.COMPRESSION,
-                                        buffer_size=throughput.read_buffer_bytes)
-        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(window), files.batch(length + 1)))
+        records = tf.data.Dataset.from_tensor_slices(window[PATHS]).map(read_file)
+        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(window), records.batch(length, drop_remainder=True)))
 
     keys = output_keys(config)
     per_sample = _compose([step for phase in PHASES[:-1] for step in phases[phase].values()])
@@ -358,9 +400,9 @@ def make_dataset(
     if epochs is not None and throughput.service_address is None:
         # A known length lets Keras end an epoch on its last batch; without it Keras runs one
         # more step that finds no data, and still counts it in the optimizer's iterations.
-        samples = windows_per_epoch(clips, config)
-        per_epoch = samples // batch_size if config.batch_drops_remainder else -(-samples // batch_size)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(per_epoch * epochs))
+        samples = windows_per_epoch(clips, config) * epochs  # a batch may hold the end of one epoch and the next
+        batches = samples // batch_size if config.batch_drops_remainder else -(-samples // batch_size)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     if throughput.service_address is not None:
         dataset = dataset.apply(tf.data.experimental.service.distribute(
             processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,

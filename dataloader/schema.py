@@ -3,7 +3,8 @@ shapes and `tf.io` specs. `convert_data.py` writes through it, the input pipelin
 through it, and records written by the original converters parse through it unchanged.
 
 A record file (`Data_{s:03d}.tfrecord`, GZIP) holds one `tf.train.SequenceExample`: one
-second of recording, 12 frames.
+second of recording, 12 frames. `read_record` reads it, and says what is wrong with a file
+that is missing, empty, truncated, corrupt or holds another number of records.
 
 Context, int64 scalars:
     labels   ACIVW ("acivw"): `classes` (0-based class), `location` (the video's number
@@ -30,8 +31,9 @@ touch a record (frame counting, split lists), and its import takes seconds.
 """
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,6 +61,7 @@ AUDIO_IMAGE_SHAPE = (36, 48, 12)
 AUDIO_SAMPLES = 1024
 VIDEO_SHAPES = {ACIVW: (224, 298, 3), AVIA: (480, 640, 3)}
 COMPRESSION = "GZIP"
+GZIP_MAGIC = b"\x1f\x8b"
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's default (islow), which PIL and OpenCV decode with too
 
 
@@ -258,6 +261,101 @@ def record_dataset(paths: Sequence[str]) -> tf.data.TFRecordDataset:
     return tf.data.TFRecordDataset(list(paths), compression_type=COMPRESSION)
 
 
+def _attempt(fn: Callable[[tf.Tensor], tf.Tensor], value, fallback) -> tuple[tf.Tensor, tf.Tensor]:
+    """(True, fn(value)), or (False, fallback) if fn fails; eagerly or in a graph. A graph
+    cannot catch an error, but tf.data can drop the element that raised one (`ignore_errors`),
+    so fn runs as the map of a one-element dataset. fn must read what it reads to the end
+    inside itself: ignore_errors would retry a failing dataset of its own forever (a
+    TFRecordDataset of a missing file fails to open again at every retry)."""
+    import tensorflow as tf
+
+    tried = tf.data.Dataset.from_tensors(value).map(lambda v: (True, fn(v))).ignore_errors()
+    return tried.concatenate(tf.data.Dataset.from_tensors((False, fallback))).take(1).get_single_element()
+
+
+def _gzip_size(contents: tf.Tensor) -> tf.Tensor:
+    """The data size modulo 2^32 that a GZIP file's last 4 bytes (its trailer) record, int64.
+    A file cut short ends in compressed bytes instead, which almost never match its data."""
+    import tensorflow as tf
+
+    tail = tf.strings.substr(contents, tf.maximum(tf.strings.length(contents) - 4, 0), 4)
+    tail = tf.cast(tf.io.decode_raw(tail, tf.uint8), tf.int64)
+    return tf.reduce_sum(tf.bitwise.left_shift(tail, 8 * tf.range(tf.size(tail, tf.int64), dtype=tf.int64)))
+
+
+def record_file_problem(path: str | tf.Tensor, buffer_size: int | None = None) -> tf.Tensor:
+    """What is wrong with the record file at `path`, as a string scalar ("no such file",
+    "empty file (0 bytes)", "not a GZIP file", "truncated GZIP record file (...)", "holds 2
+    records, expected 1", ...), or "" if it is a whole GZIP stream holding exactly one
+    readable record. Eagerly or in a graph; it reads the file whole and decompresses it
+    twice, so the loader asks only about files that failed to read."""
+    return _record_file_problem_function(buffer_size)(path)
+
+
+@functools.cache
+def _record_file_problem_function(buffer_size: int | None) -> Callable[[tf.Tensor], tf.Tensor]:
+    """`record_file_problem` traced once: a pipeline calls it, instead of holding a copy, and
+    instantiates it only if a file fails (about 0.3 s less to start a pipeline)."""
+    import tensorflow as tf
+
+    return tf.function(functools.partial(_file_problem, buffer_size=buffer_size),
+                       input_signature=[tf.TensorSpec([], tf.string)])
+
+
+def _file_problem(path: tf.Tensor, buffer_size: int | None) -> tf.Tensor:
+    import tensorflow as tf
+
+    exists = tf.size(tf.io.matching_files(path)) > 0
+    readable, contents = _attempt(tf.io.read_file, path, "")
+    inflated, data = _attempt(lambda c: tf.io.decode_compressed(c, COMPRESSION), contents, "")
+    data_size = tf.strings.length(data)
+
+    def count(p: tf.Tensor) -> tf.Tensor:
+        return tf.data.TFRecordDataset(p, COMPRESSION, buffer_size).reduce(tf.constant(0, tf.int64),
+                                                                           lambda n, _: n + 1)
+
+    counted, records = _attempt(count, path, tf.constant(0, tf.int64))
+    problems = (  # the first that holds
+        (~readable & ~exists, "no such file"),
+        (~readable, "cannot be read"),
+        (tf.equal(tf.strings.length(contents), 0), "empty file (0 bytes)"),
+        (tf.not_equal(tf.strings.substr(contents, 0, len(GZIP_MAGIC)), GZIP_MAGIC), "not a GZIP file"),
+        (~inflated, "corrupt GZIP stream (it does not decompress)"),
+        # Before the trailer: GZIP files joined into one (`cat`) end in the last one's trailer.
+        (counted & tf.not_equal(records, 1), tf.strings.format("holds {} records, expected 1", records)),
+        (tf.not_equal(_gzip_size(contents), tf.cast(data_size, tf.int64) % 2**32),
+         tf.strings.format("truncated GZIP record file (its stream breaks off after {} bytes of data)", data_size)),
+        (~counted, "not a TFRecord file, or a record fails its checksum"),
+    )
+    problem = tf.constant("")
+    for failed, what in reversed(problems):
+        problem = tf.where(failed, what, problem)
+    return problem
+
+
+def read_record(path: str | tf.Tensor, buffer_size: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """(the one serialized record of the record file at `path`, ""), or ("", what is wrong
+    with the file, as `record_file_problem` says); string scalars, eagerly or in a graph,
+    where it reads one file of a tf.data pipeline. A good file is read once; a bad one again,
+    to say what is wrong with it. A file that lost no more than its GZIP trailer still reads:
+    its record is whole, and TFRecord's checksums hold."""
+    import tensorflow as tf
+
+    def first_two(p: tf.Tensor) -> tf.Tensor:
+        # To the end of a file of one record, so truncation shows; no further than a second.
+        return tf.data.TFRecordDataset(p, COMPRESSION, buffer_size).take(2).batch(2).get_single_element()
+
+    read, records = _attempt(first_two, path, tf.zeros([0], tf.string))
+
+    def bad() -> tuple[tf.Tensor, tf.Tensor]:
+        problem = record_file_problem(path, buffer_size)
+        return tf.constant(""), tf.where(tf.equal(problem, ""), "failed to read, then read (an intermittent read "
+                                                                "error of the file system?)", problem)
+
+    good = tf.logical_and(read, tf.equal(tf.size(records), 1))
+    return tf.cond(good, lambda: (records[0], tf.constant("")), bad)
+
+
 def read_record_file(
     path: str | os.PathLike,
     flavour: str,
@@ -268,11 +366,11 @@ def read_record_file(
     """The one record of a file, parsed eagerly into numpy arrays (for tools and tests)."""
     import tensorflow as tf
 
+    record, problem = read_record(str(path))
+    if problem.numpy():
+        raise ValueError(f"{path}: {problem.numpy().decode()}")
     try:
-        records = [r.numpy() for r in record_dataset([str(path)])]
-        if len(records) != 1:
-            raise ValueError(f"{path}: holds {len(records)} records, expected 1")
-        parsed = parse_sequence_example(records[0], flavour, modalities, decode_video=decode_video)
+        parsed = parse_sequence_example(record, flavour, modalities, decode_video=decode_video)
     except tf.errors.OpError as err:
         what = f"{flavour} record with {', '.join(modalities)}"
         raise ValueError(f"{path}: not a readable {what} ({err.message})") from None

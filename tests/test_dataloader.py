@@ -124,6 +124,7 @@ def test_training_crops_are_new_every_epoch_and_repeat_with_the_seed(acivw):
                                    batch_size=2, first_epoch=1)) != epochs[1]
     # Epochs of one long run are the epochs of separate runs: a resumed run draws the same crops.
     assert windows_of(make_dataset(acivw["list"], cfg, batch_size=2, epochs=2)) == sorted(epochs[0] + epochs[1])
+    assert len(windows_of(make_dataset(acivw["list"], cfg, batch_size=8, epochs=2))) == 24  # a batch spans 2 epochs
     for epoch in epochs:
         for recording in (1, 2, 3):
             assert sum(r == recording for r, _ in epoch) == 4
@@ -199,10 +200,13 @@ def test_malformed_records_name_their_file(tmp_path):
     del example.feature_lists.feature_list["audio/image"].feature[-1]
     bad = str(tmp_path / "class_0/data_001/Data_002.tfrecord")
     schema.write_record_file(bad, example)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Data_002.tfrecord"):
+    # The window holds Data_001 and Data_002; the error names the one at fault.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"\[[^,\]]*/Data_002.tfrecord: a record does not hold 12 frames of audio/image\]"):
         samples(make_dataset(paths + [bad], config(), batch_size=1))
     wrong_label = write_recording(tmp_path, "class_0/data_099", 1, [1, 2], {"classes": 0, "location": 99})
-    with pytest.raises(tf.errors.InvalidArgumentError, match="label location is outside 0..60.*data_099"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="data_099/Data_001.tfrecord: label location is outside 0..60"):
         samples(make_dataset(wrong_label, config(), batch_size=1))
 
 
