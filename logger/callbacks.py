@@ -1,9 +1,7 @@
-"""Keras callbacks for TensorBoard and for failing loudly."""
+"""Keras callbacks for TensorBoard and for the progress display."""
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -12,20 +10,17 @@ import tensorflow as tf
 from logger import images
 
 
-class StopOnNaN(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss, naming the step and, when the loader
-    puts them in the batch, the source files of that batch."""
+class EpochProgress(keras.callbacks.ProgbarLogger):
+    """Keras' progress display (verbose 1: a bar, 2: a line an epoch) counting the run's
+    `epochs`: trainer.run fits one epoch at a time, so Keras' own would show "Epoch 5/5"
+    for the fifth epoch of fifteen."""
 
-    def __init__(self, describe_batch: Callable[[int], str] | None = None):
+    def __init__(self, epochs: int):
         super().__init__()
-        self.describe_batch = describe_batch
+        self.run_epochs = epochs
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations.numpy())
-            where = f"; batch {batch} of the epoch: {self.describe_batch(batch)}" if self.describe_batch else ""
-            raise FloatingPointError(f"loss is {float(loss)} at optimizer step {step}{where}")
+    def set_params(self, params):
+        super().set_params({**params, "epochs": self.run_epochs})
 
 
 class LearningRateLogger(keras.callbacks.Callback):

@@ -1,7 +1,30 @@
+import sys
+
 import numpy as np
 import pytest
 
 from dualcam.geometry import default_geometry
+
+
+def _op_determinism() -> bool:
+    if "tensorflow" not in sys.modules:
+        return False
+    from tensorflow.python.framework import config
+
+    return config.is_op_determinism_enabled()
+
+
+@pytest.fixture(autouse=True)
+def _op_determinism_left_as_found():
+    """Op determinism is process-wide, and a test that turns it on (or runs main.py with
+    --deterministic) would change the tests after it: XLA, for one, has no deterministic
+    max-pool gradient and refuses to compile."""
+    before = _op_determinism()
+    yield
+    if not before and _op_determinism():
+        from tensorflow.python.framework import config
+
+        config.disable_op_determinism()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from trainer.checkpoints import restore_weights, will_resume
-from trainer.run import train
+from trainer.run import NonFiniteError, train
 from trainer.stages import Supervised
 
 
@@ -82,11 +82,13 @@ def test_best_weights_are_kept_across_epochs(tmp_path):
     assert list((tmp_path / "logs").glob("train/events.out.tfevents.*"))
 
 
-def test_nan_loss_stops_with_the_step(tmp_path):
+def test_nan_loss_at_the_first_step_stops_with_nothing_saved(tmp_path):
     stage = _stage()
 
     def poisoned(epoch):
         return _data(epoch).map(lambda d: {"x": d["x"], "y": d["y"] * np.float32("nan")})
 
-    with pytest.raises(FloatingPointError, match="optimizer step 1"):
+    with pytest.raises(NonFiniteError, match=r"^loss is nan at optimizer step 1 \(epoch 1, batch 1\): .*; running it "
+                                             r"again starts over, as no state was saved$"):
         train(stage, poisoned, None, epochs=1, run_dir=tmp_path, monitor="val_accuracy", verbose=0)
+    assert not will_resume(tmp_path)
