@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+import logger.quiet  # noqa: F401  (before anything imports tensorflow)
+
 
 def _step(title: str) -> float:
     print(f"\n== {title}", flush=True)

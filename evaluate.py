@@ -15,20 +15,21 @@ The stage is rebuilt from the run's config.json; training and validation lists d
 the run's. Writes the results as JSON (default RUN/evaluation[_random_init].json), prints
 them as a table, and writes the projector embeddings, the confusion matrix image and the
 results as hparams to TensorBoard (default: the run's logs, under evaluation[_random_init]).
+A mistake in the flags exits with status 2, bad input data with 1, each in one line.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, before it is imported
+import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     run = p.add_argument_group("what to evaluate (main.py's flags)")
     run.add_argument("--checkpoint_dir", default="runs", help="directory holding the runs")
     run.add_argument("--exp_name", default="experiment", help="the run is CHECKPOINT_DIR/EXP_NAME")
@@ -58,18 +59,44 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    import tensorflow as tf
+
+    from dataloader.pipeline import describe_read_error
+    from trainer.experiment import FlagError
+
+    try:
+        return evaluate(args)
+    except FlagError as err:
+        p.exit(2, f"{p.prog}: error: {err}\n")
+    except FloatingPointError as err:  # statistics that are not finite: one line
+        p.exit(1, f"{p.prog}: error: {err}\n")
+    except tf.errors.OpError as err:  # a bad record
+        p.exit(1, f"{p.prog}: error: {describe_read_error(err)}\n")
+
+
+def evaluate(args: argparse.Namespace) -> int:
     from evaluation.evaluate import RUN_CONFIG, evaluate_run, find_run_dir, format_table
     from evaluation.localise import DEFAULT_TOLERANCE
+    from trainer.experiment import FlagError
+    from trainer.flag_checks import is_checkpoint
 
     if args.compare:
+        missing = [path for path in args.compare if not Path(path).is_file()]
+        if missing:
+            raise FlagError("compare", f"no such file: {missing[0]}")
         saved = [json.loads(Path(path).read_text()) for path in args.compare]
         print(format_table([(result.get("name") or path, result) for path, result in zip(args.compare, saved)]))
         return 0
     run_dir = find_run_dir(args.checkpoint) if args.checkpoint else Path(args.checkpoint_dir) / args.exp_name
     if run_dir is None or not (run_dir / RUN_CONFIG).is_file():
-        print(f"error: no run ({RUN_CONFIG}) at {run_dir or args.checkpoint}", file=sys.stderr)
-        return 2
+        raise FlagError("checkpoint" if args.checkpoint else "exp_name",
+                        f"no run ({RUN_CONFIG}) at {run_dir or args.checkpoint}")
+    if args.checkpoint and not is_checkpoint(args.checkpoint):
+        raise FlagError("checkpoint", f"no checkpoint at {args.checkpoint} (give a run's checkpoints/best or /last)")
+    if args.raw_root and not Path(args.raw_root).is_dir():
+        raise FlagError("raw_root", f"no such directory: {args.raw_root}")
     config = json.loads((run_dir / RUN_CONFIG).read_text())
     suffix = "_random_init" if args.random_init else ""
     tensorboard = args.tensorboard or config.get("tensorboard")

@@ -9,21 +9,25 @@ timedataset.txt, videodataset.txt at ROOT. AVIA trees (Location_*/Subject_*/Acti
 counted the same way.
 """
 import argparse
+import os
 import sys
 
+import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 from conversion import framecount
 from conversion.recordings import detect_layout
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="framecount.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("path", help="dataset root")
     parser.add_argument("flag", type=int, choices=(0, 1),
                         help="0: count raw video frames, 1: count TFRecords")
     parser.add_argument("--layout", choices=("acivw", "avia"), help="the tree's layout (default: recognised)")
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.path):
+        parser.exit(2, f"{parser.prog}: error: path: no such directory: {args.path}\n")
     try:
         layout = args.layout or detect_layout(args.path)
         lengths = framecount.count_seconds(args.path, bool(args.flag), layout)

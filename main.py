@@ -14,18 +14,21 @@
 A run lives in CHECKPOINT_DIR/EXP_NAME: `config.json` (the effective configuration),
 `checkpoints/last` (resumable state: a restarted run continues where it stopped),
 `checkpoints/best` (+ best.json), `networks/ROLE.weights.h5` (the best weights of each
-network, what the per-branch init flags take) and `logs/` for TensorBoard.
-`python main.py --helpfull` lists every flag.
+network, what the per-branch init flags take) and `logs/` for TensorBoard. A restarted run
+takes a changed --num_epochs or --learning_rate (and other flags that do not shape its state,
+trainer.restart.APPLIED_ON_RESUME), recording the change in config.json, and refuses the others.
+A mistake in the flags exits with status 2, bad input data (a malformed record, a NaN) with
+1, each reported in one line; a run that fails before its first training step leaves
+nothing behind. `python main.py --helpfull` lists every flag.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import app, flags, logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, before it is imported
+import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 
 # (A)'s main.py
 flags.DEFINE_enum("mode", "train", ["train", "test"], "Execution mode")
@@ -132,15 +135,38 @@ def flag_config() -> dict:
     return config
 
 
+def error(code: int, message: str) -> int:
+    """Reports a mistake in the user's flags (code 2) or input data (code 1) in one line."""
+    print(f"main.py: error: {message}", file=sys.stderr)
+    return code
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        sys.exit(error(2, str(err)))
+
+
 def main(argv) -> int:
     del argv
     logging.set_verbosity(logging.WARNING)
-    from trainer.cli import run
+    import tensorflow as tf
 
-    metrics = run(flag_config())
+    from dataloader.pipeline import describe_read_error
+    from trainer.cli import FlagError, run
+
+    try:
+        metrics = run(flag_config())
+    except FlagError as err:
+        return error(2, str(err))
+    except FloatingPointError as err:  # a NaN loss, NaN in the data: their messages are one line
+        return error(1, str(err))
+    except tf.errors.OpError as err:  # a bad record
+        return error(1, describe_read_error(err))
     print(json.dumps(metrics, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

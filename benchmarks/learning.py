@@ -121,8 +121,7 @@ def distillation(out: Path, scale: float, workers: int, seed: int, temperature: 
     if not statistics.is_file():
         from dataloader.presets import HEARNET_B
 
-        stats.save_statistics(statistics, stats.compute_statistics(str(lists / "training.txt"), HEARNET_B),
-                              str(lists / "training.txt"))
+        stats.save_statistics(statistics, stats.compute_statistics(str(lists / "training.txt"), HEARNET_B))
     epochs = max(2, round(10 * scale))
     teacher, alone, distilled = (f"{name}_seed{seed}" for name in (
         "teacher", "hearnet_alone", "hearnet_distilled" + ("" if temperature == 1 else f"_T{temperature:g}")))

@@ -25,6 +25,11 @@ The file (.npz):
     frame_length, frame_step, fft_length, sample_length: the settings the spectrogram
                    statistics were computed with; the loader refuses other settings
     list           the list file they were computed on
+    fingerprint    sha256 of its record files' sorted paths, sizes and modification times
+    provenance     JSON: the loader settings that shape the statistics (SHAPED_BY) and
+                   max_records; with the fingerprint, what a run checks before reusing a file
+Files without a fingerprint predate it. Statistics of data holding non-finite values are
+refused, never written, and a file holding any is refused when loaded.
 Spectrograms: A (normalisation "mean_std") uses (x - mean) / std, B ("min_max")
 (x - min) / (max - min). Acoustic images: (x - mean) / std. A channel with no spread is
 only shifted.
@@ -33,16 +38,79 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from dataloader.config import ACOUSTIC_IMAGE, DEFAULT_THROUGHPUT, SPECTROGRAM, LoaderConfig, Throughput
+from dataloader.config import (
+    ACOUSTIC_IMAGE,
+    DEFAULT_THROUGHPUT,
+    FIRST_SECOND,
+    RECORDING,
+    SPECTROGRAM,
+    LoaderConfig,
+    Throughput,
+)
 
 SETTINGS = {SPECTROGRAM: ("frame_length", "frame_step", "fft_length", "sample_length"), ACOUSTIC_IMAGE: ()}
+# The loader settings that change what the statistics of a list are, recorded with them: the
+# loader checks SETTINGS against its own, a run reuses its file only if all of these match.
+SHAPED_BY = {SPECTROGRAM: ("flavour", "resampler", *SETTINGS[SPECTROGRAM]),
+             ACOUSTIC_IMAGE: ("flavour", "sample_length")}
 ACOUSTIC_COEFFICIENTS = 12
+VALUES = ("mean", "std", "min", "max")
+
+
+class NonFiniteStatisticsError(FloatingPointError):
+    """The data of a list, or a statistics file, holds NaN or infinite values."""
+
+
+def fingerprint(paths: Sequence[str]) -> str:
+    """sha256 over the records' sorted paths with their sizes and modification times: it
+    changes when a record is added, removed or rewritten, without reading any."""
+    digest = hashlib.sha256()
+    for path in sorted(os.path.abspath(path) for path in paths):
+        info = os.stat(path)
+        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def provenance(records: str | os.PathLike | Sequence[str], config: LoaderConfig, root: str | os.PathLike | None = None,
+               input_name: str = SPECTROGRAM, max_records: int | None = None) -> dict:
+    """What `compute_statistics` with these arguments computes from: the list file (empty
+    for a sequence of paths), the fingerprint of all its records and the settings that shape
+    the statistics."""
+    from dataloader.pipeline import record_paths
+
+    listed = isinstance(records, str | os.PathLike)
+    return {"list": os.path.abspath(records) if listed else "", "fingerprint": fingerprint(record_paths(records, root)),
+            "settings": {**{key: getattr(config, key) for key in SHAPED_BY[input_name]}, "max_records": max_records}}
+
+
+def recorded_provenance(path: str | os.PathLike) -> dict | None:
+    """The provenance a statistics file records, None for a file written before it did."""
+    with np.load(path) as saved:
+        if "fingerprint" not in saved:
+            return None
+        return {"list": str(saved["list"]), "fingerprint": str(saved["fingerprint"]),
+                "settings": json.loads(str(saved["provenance"]))}
+
+
+def stale_reason(path: str | os.PathLike, expected: dict) -> str | None:
+    """Why the statistics at `path` are not those `expected` (a `provenance`) describes,
+    None when they are; the list file's own path may differ."""
+    recorded = recorded_provenance(path)
+    if recorded is None:
+        return "it records no fingerprint of its list (written by an older version)"
+    if recorded["settings"] != expected["settings"]:
+        return f"it was computed with {recorded['settings']}, not {expected['settings']}"
+    if recorded["fingerprint"] != expected["fingerprint"]:
+        return f"the record files of {recorded['list'] or 'its list'} changed since"
+    return None
 
 
 def _spread_evenly(paths: list[str], count: int | None) -> list[str]:
@@ -67,13 +135,21 @@ def compute_statistics(
     config = dataclasses.replace(config, inputs=(input_name,), training=False, normalisation=None, stats_path=None,
                                  acoustic_image_stats_path=None)
     channels = config.spectrogram_bins if input_name == SPECTROGRAM else ACOUSTIC_COEFFICIENTS
+    source = provenance(records, config, root, input_name, max_records)
     paths = _spread_evenly(record_paths(records, root), max_records)
-    count, windows = 0, 0
+    count, windows, non_finite, first_non_finite = 0, 0, 0, ""
     mean, m2 = np.zeros(channels), np.zeros(channels)
     low, high = np.full(channels, np.inf), np.full(channels, -np.inf)
     for batch in make_dataset(paths, config, throughput, batch_size=batch_size):
-        values = batch[input_name].numpy().reshape(-1, channels).astype(np.float64)
-        windows += batch[input_name].shape[0]
+        data = batch[input_name].numpy()
+        values = data.reshape(-1, channels).astype(np.float64)
+        windows += len(data)
+        bad = np.count_nonzero(~np.isfinite(data.reshape(len(data), -1)), axis=1)  # per window
+        if bad.any() and not non_finite:
+            window = int(np.flatnonzero(bad)[0])
+            first_non_finite = (f" (the first in the window of {batch[RECORDING][window].numpy().decode()} from "
+                                f"second {int(batch[FIRST_SECOND][window])})")
+        non_finite += int(bad.sum())
         # Chan et al.'s pairwise update: exact in float64 whatever the number of batches.
         batch_mean = values.mean(axis=0)
         delta = batch_mean - mean
@@ -84,16 +160,28 @@ def compute_statistics(
         low, high = np.minimum(low, values.min(axis=0)), np.maximum(high, values.max(axis=0))
     if count == 0:
         raise ValueError(f"{records}: no window of {config.sample_length} s to compute statistics on")
+    if non_finite:
+        raise NonFiniteStatisticsError(f"{records}: {non_finite} non-finite {input_name} values among "
+                                       f"{count * channels}{first_non_finite}; no statistics computed")
     settings = {key: np.int64(getattr(config, key)) for key in SETTINGS[input_name]}
     return {"input": np.str_(input_name), "mean": mean, "std": np.sqrt(m2 / count), "min": low, "max": high,
-            "count": np.int64(count), "windows": np.int64(windows), **settings}
+            "count": np.int64(count), "windows": np.int64(windows), **settings, "list": np.str_(source["list"]),
+            "fingerprint": np.str_(source["fingerprint"]), "provenance": np.str_(json.dumps(source["settings"]))}
 
 
-def save_statistics(path: str | os.PathLike, statistics: dict[str, np.ndarray], list_name: str = "") -> None:
-    """Written under a temporary name and renamed, so a file at `path` is complete."""
+def _count_non_finite(statistics) -> int:
+    return sum(int(np.count_nonzero(~np.isfinite(statistics[key]))) for key in VALUES if key in statistics)
+
+
+def save_statistics(path: str | os.PathLike, statistics: dict[str, np.ndarray]) -> None:
+    """Written under a temporary name and renamed, so a file at `path` is complete; never
+    with a non-finite value."""
     path = os.fspath(path)
+    if non_finite := _count_non_finite(statistics):
+        raise NonFiniteStatisticsError(f"{path}: {non_finite} non-finite values in the statistics of "
+                                       f"{statistics.get('list') or 'their records'}; not written")
     temporary = f"{path}.{os.getpid()}.partial.npz"  # workers of one run may write the same file
-    np.savez(temporary, list=np.str_(list_name), **statistics)
+    np.savez(temporary, **statistics)
     os.replace(temporary, path)
 
 
@@ -109,6 +197,12 @@ def _load(path: str, input_name: str, config: LoaderConfig, shift_key: str, scal
                 raise ValueError(f"{path}: statistics of other settings: {', '.join(wrong)}")
             shift = stats[shift_key]
             scale = stats[scale_key] if scale_key else stats["max"] - stats["min"]
+            channels = config.spectrogram_bins if input_name == SPECTROGRAM else ACOUSTIC_COEFFICIENTS
+            if shift.shape != (channels,) or scale.shape != (channels,):
+                raise ValueError(f"{path}: statistics of {shift.shape} {input_name} channels, not of ({channels},)")
+            if non_finite := _count_non_finite(stats):
+                raise NonFiniteStatisticsError(f"{path}: {non_finite} non-finite values (NaN or inf) in its "
+                                               "statistics; compute them again with python -m dataloader.stats")
     except (OSError, KeyError, EOFError) as err:
         raise ValueError(f"{path}: not a statistics file of dataloader.stats ({err})") from None
     scale = np.where(scale > 0, scale, 1.0)
@@ -134,7 +228,10 @@ def load_acoustic_image_normalisation(config: LoaderConfig) -> tuple[np.ndarray,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logger.quiet  # noqa: F401  (before tensorflow is imported, below)
+    from dataloader.pipeline import describe_read_error
     from dataloader.presets import PRESETS
+    from dataloader.windows import read_list
 
     spectrogram_presets = sorted(name for name, preset in PRESETS.items() if SPECTROGRAM in preset.inputs)
     parser = argparse.ArgumentParser(prog="python -m dataloader.stats", description=__doc__,
@@ -150,18 +247,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max_records", type=int, help="use this many records, spread evenly through the list")
     parser.add_argument("--batch_size", type=int, default=32)
     args = parser.parse_args(argv)
+
+    def refuse(flag: str, problem: str) -> None:
+        parser.exit(2, f"{parser.prog}: error: {flag}: {problem}\n")
+
+    if not os.path.isfile(args.list):
+        refuse("list", f"no such file: {args.list}")
     try:
-        if args.input == SPECTROGRAM:
-            if args.preset is None:
-                parser.error("--input spectrogram needs --preset")
-            config = PRESETS[args.preset]
-        else:
-            config = acoustic_image_config(args.list, args.root, args.flavour)
+        read_list(args.list, args.root)
+    except ValueError as err:  # relative paths without a root
+        refuse("--root", str(err))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        refuse("--out", f"no such directory: {os.path.dirname(os.path.abspath(args.out))}")
+    if args.input == SPECTROGRAM and args.preset is None:
+        refuse("--preset", "needed with --input spectrogram")
+    for flag in ("max_records", "batch_size"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            refuse(f"--{flag}", f"{getattr(args, flag)}: must be at least 1")
+    import tensorflow as tf  # for its errors: the pipeline reports a bad record as one
+
+    try:
+        config = PRESETS[args.preset] if args.input == SPECTROGRAM else acoustic_image_config(args.list, args.root,
+                                                                                                args.flavour)
         statistics = compute_statistics(args.list, config, args.root, args.batch_size, input_name=args.input,
                                         max_records=args.max_records)
-        save_statistics(args.out, statistics, os.path.abspath(args.list))
-    except (OSError, ValueError) as err:
+        save_statistics(args.out, statistics)
+    except (OSError, ValueError, FloatingPointError) as err:
         parser.exit(1, f"{parser.prog}: error: {err}\n")
+    except tf.errors.OpError as err:  # a bad record
+        parser.exit(1, f"{parser.prog}: error: {describe_read_error(err)}\n")
     print(f"{args.out}: {args.input} statistics of {statistics['count']} values per channel from "
           f"{statistics['windows']} windows")
     return 0

@@ -57,6 +57,7 @@ from evaluation.extract import Extraction, Extractor
 from logger.callbacks import write_hparams, write_projector
 from trainer import cli, experiment
 from trainer.checkpoints import restore_weights
+from trainer.experiment import FlagError
 
 RUN_CONFIG = "config.json"
 CLASS_NAMES = {ACIVW: ACIVW_CLASSES, AVIA: AVIA_ACTIONS}
@@ -78,7 +79,8 @@ def run_checkpoint(run_dir: str | Path) -> Path:
         directory = Path(run_dir) / "checkpoints" / name
         if tf.train.latest_checkpoint(str(directory)):
             return directory
-    raise FileNotFoundError(f"{run_dir}: no checkpoint in checkpoints/best nor checkpoints/last")
+    raise FlagError("exp_name", f"{run_dir}: no checkpoint in checkpoints/best nor checkpoints/last (train the run, "
+                    "or evaluate its stage --random_init)")
 
 
 def knn_loader(loader, seed: int, crops: int = 1):
@@ -108,7 +110,7 @@ def _configuration(run_dir: str | Path | None, config: dict | None, overrides: d
     merged.update(config or {})
     merged.update({key: value for key, value in overrides.items() if value is not None})
     if not merged.get("test_file"):
-        raise ValueError("no test list: give test_file (the run's configuration names none)")
+        raise FlagError("test_file", "needed: the run's configuration names no test list")
     return merged
 
 

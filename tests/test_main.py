@@ -166,7 +166,7 @@ def _main_process(args, env=None, **kwargs):
 
 
 def _final_summary(output: str) -> dict:
-    return json.loads(output[output.rindex("\n{") + 1:])
+    return json.loads(output[output.rfind("\n{") + 1:])  # the JSON may be all there is
 
 
 def _train_args(lists, run_dir, name, *extra):

@@ -12,7 +12,6 @@ dataset (A's HearNet is hearnet_a), or by their registry names.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras
 
@@ -46,12 +45,24 @@ LABEL = {ACIVW: "classes", AVIA: "action"}
 IDENTITY = {ACIVW: ("classes", "video_index"), AVIA: ("action", "location", "subject")}
 
 
-def resolve_model(name: str, flavour: str) -> str:
+class FlagError(ValueError):
+    """A mistake in the flags a user gave: which flags, and what is wrong with them, in one
+    line (`--train_file: no such file: x.txt`). main.py and evaluate.py print it and exit 2."""
+
+    def __init__(self, flags: str | tuple[str, ...], problem: str):
+        self.flags = (flags,) if isinstance(flags, str) else tuple(flags)
+        self.problem = problem
+        super().__init__(f"{', '.join(f'--{flag}' for flag in self.flags)}: {problem}")
+
+
+def resolve_model(name: str, flavour: str, flag: str = "model") -> str:
+    """The registry name of a network named as in the originals or in the registry;
+    `flag` is the flag that named it."""
     if name in MODELS:
         return name
     if name not in ORIGINAL_NAMES:
         known = sorted(set(MODELS) | set(ORIGINAL_NAMES))
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(known)}")
+        raise FlagError(flag, f"unknown model {name!r}; known models: {', '.join(known)}")
     resolved = ORIGINAL_NAMES[name]
     return resolved[flavour] if isinstance(resolved, dict) else resolved
 
@@ -69,7 +80,7 @@ class Plan:
 def stage_of(flags: dict) -> str:
     if flags.get("stage"):
         if flags["stage"] not in STAGES:
-            raise ValueError(f"unknown stage {flags['stage']!r}; stages: {', '.join(STAGES)}")
+            raise FlagError("stage", f"unknown stage {flags['stage']!r}; stages: {', '.join(STAGES)}")
         return flags["stage"]
     if flags.get("student_model") or flags.get("teacher_model") or flags.get("distillation"):
         return "distillation"
@@ -80,8 +91,8 @@ def stage_of(flags: dict) -> str:
 
 def _roles(stage: str, flags: dict, flavour: str) -> dict[str, str]:
     def pick(*names, default):
-        name = next((flags.get(n) for n in names if flags.get(n)), default)
-        return resolve_model(name, flavour)
+        given = next((n for n in names if flags.get(n)), None)
+        return resolve_model(flags[given] if given else default, flavour, given or names[0])
 
     if stage == "self_supervised":
         return {"video_net": pick("model_1", default="ResNet18_v1"),
@@ -143,12 +154,6 @@ def _build(name: str, role: str, plan: Plan, flags: dict) -> keras.Model:
     return build_model(name, **kwargs)
 
 
-def _load_network(net: keras.Model, path: str, flag: str) -> None:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"--{flag}: no weights file at {path} (give a .weights.h5 exported by a run)")
-    net.load_weights(path)
-
-
 # Which flag initialises which network. In (A)'s transfer the acoustic checkpoint is the
 # self-supervised DualCamNet, which becomes the frozen teacher.
 BRANCH_FLAGS = {"video_net": "visual_init_checkpoint", "audio_net": "acoustic_init_checkpoint",
@@ -162,7 +167,7 @@ def build_stage(plan: Plan, flags: dict) -> stages._Stage:
     for role, net in nets.items():
         flag = branch_flags.get(role)
         if flag and flags.get(flag):
-            _load_network(net, flags[flag], flag)
+            net.load_weights(flags[flag])
     if flags.get("batch_norm_decay") is not None:
         for net in nets.values():
             set_batch_norm_momentum(net, flags["batch_norm_decay"])
