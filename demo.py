@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=1e-3,
                         help="higher than the paper's 1e-5, for a run of minutes instead of hours")
     parser.add_argument("--seed", type=int, default=1,
-                        help="seed of the weights and training crops (the README's figures are seed 1's)")
+                        help="seed of the weights and training crops (the README gives seeds 1, 2 and 3)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     out = Path(args.out).resolve()
