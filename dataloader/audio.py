@@ -80,8 +80,12 @@ def _sinc_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
 
 def _tfio_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
     import tensorflow as tf
-    import tensorflow_io as tfio
 
+    try:
+        import tensorflow_io as tfio
+    except ImportError as err:  # not installed, or its compiled ops do not load on this TensorFlow
+        raise ImportError(f"resampler 'tfio' needs tensorflow-io, which does not load here ({err}); "
+                          "the default resampler 'sinc' needs nothing more") from err
     if signal.shape.rank != 1:
         raise ValueError("the tfio resampler takes one signal at a time")
     common = math.gcd(rate_in, rate_out)

@@ -3,6 +3,7 @@ outside the pipeline, and the statistics tool against numpy."""
 import dataclasses
 import math
 import os
+import sys
 
 import librosa
 import numpy as np
@@ -32,7 +33,19 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-@pytest.mark.parametrize("method", ["sinc", "tfio"])
+def _tfio_loads() -> bool:
+    try:
+        import tensorflow_io  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+TFIO = pytest.param("tfio", marks=pytest.mark.skipif(not _tfio_loads(), reason="tensorflow-io is optional and does "
+                                                                           "not load here"))
+
+
+@pytest.mark.parametrize("method", ["sinc", TFIO])
 @pytest.mark.parametrize("seconds", [2, 5])
 @pytest.mark.parametrize("signal", [white_noise, band_limited_noise])
 def test_resampling_correlates_with_librosa(method, seconds, signal):
@@ -188,3 +201,9 @@ def test_waveform_is_the_resampled_peak_normalised_microphone(audio_records):
         assert waveform.shape == (2 * RATE_OUT, 1)
         assert correlation(waveform[:, 0], reference) > 0.999
         np.testing.assert_allclose(waveform[:, 0], reference, atol=0.02)
+
+
+def test_the_tfio_resampler_without_tensorflow_io_says_what_to_use(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_io", None)  # as if not installed
+    with pytest.raises(ImportError, match="resampler 'tfio' needs tensorflow-io.*'sinc'"):
+        audio.resample(tf.zeros([100]), RATE_IN, RATE_OUT, "tfio")

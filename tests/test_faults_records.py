@@ -203,7 +203,7 @@ def test_verify_names_every_bad_file_with_its_problem_whatever_the_workers(acivw
 
 def test_verify_reads_avia_records_with_jpeg_or_raw_video(tmp_path, capsys):
     directory = tmp_path / "Location_01/Subject_05/Action_003"
-    frames = np.stack([np.full((24, 32, 3), 40 * k, np.uint8) for k in range(12)])
+    frames = np.stack([np.full((24, 32, 3), 20 * k, np.uint8) for k in range(12)])
     jpegs = [tf.io.encode_jpeg(frame).numpy() for frame in frames]
     paths = [write(str(directory / "Data_001.tfrecord"), example(1, "avia", video=jpegs, video_shape=(24, 32, 3))),
              write(str(directory / "Data_002.tfrecord"), example(2, "avia", video=frames))]

@@ -131,7 +131,8 @@ class _Stage(keras.Model):
         tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585). The first
         replica's part of the batch has the shapes the build needs."""
         if iterator is not None and _multi_worker(self.distribute_strategy):
-            for _, batches in iterator.enumerate_epoch():
+            # Keras 3.6 yields (step, iterator), later releases (begin, end, iterator).
+            for *_, batches in iterator.enumerate_epoch():
                 data_batch = tf.nest.map_structure(
                     lambda value: self.distribute_strategy.experimental_local_results(value)[0], next(batches))
                 break
