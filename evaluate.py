@@ -61,19 +61,15 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    import tensorflow as tf
-
-    from dataloader.pipeline import describe_read_error
-    from trainer.experiment import FlagError
+    from trainer.experiment import user_error
 
     try:
         return evaluate(args)
-    except FlagError as err:
-        p.exit(2, f"{p.prog}: error: {err}\n")
-    except FloatingPointError as err:  # statistics that are not finite: one line
-        p.exit(1, f"{p.prog}: error: {err}\n")
-    except tf.errors.OpError as err:  # a bad record
-        p.exit(1, f"{p.prog}: error: {describe_read_error(err)}\n")
+    except Exception as err:
+        if (reported := user_error(err)) is None:
+            raise
+        status, line = reported
+        p.exit(status, f"{p.prog}: error: {line}\n")
 
 
 def evaluate(args: argparse.Namespace) -> int:

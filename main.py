@@ -151,19 +151,15 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv) -> int:
     del argv
     logging.set_verbosity(logging.WARNING)
-    import tensorflow as tf
-
-    from dataloader.pipeline import describe_read_error
-    from trainer.cli import FlagError, run
+    from trainer.cli import run
+    from trainer.experiment import user_error
 
     try:
         metrics = run(flag_config())
-    except FlagError as err:
-        return error(2, str(err))
-    except FloatingPointError as err:  # a NaN loss, NaN in the data: their messages are one line
-        return error(1, str(err))
-    except tf.errors.OpError as err:  # a bad record
-        return error(1, describe_read_error(err))
+    except Exception as err:
+        if (reported := user_error(err)) is None:
+            raise
+        return error(*reported)
     print(json.dumps(metrics, indent=1))
     return 0
 

@@ -55,6 +55,23 @@ class FlagError(ValueError):
         super().__init__(f"{', '.join(f'--{flag}' for flag in self.flags)}: {problem}")
 
 
+def user_error(err: Exception) -> tuple[int, str] | None:
+    """(exit status, one line) for what a user can fix: a flag (2), data that are not finite
+    or a bad record (1; the loader's errors name the file). None for anything else, a bug,
+    which keeps its traceback."""
+    import tensorflow as tf
+
+    from dataloader.pipeline import describe_read_error
+
+    if isinstance(err, FlagError):
+        return 2, str(err)
+    if isinstance(err, FloatingPointError):  # a NaN loss, NaN in the data: their messages are one line
+        return 1, str(err)
+    if isinstance(err, tf.errors.OpError):
+        return 1, describe_read_error(err)
+    return None
+
+
 def resolve_model(name: str, flavour: str, flag: str = "model") -> str:
     """The registry name of a network named as in the originals or in the registry;
     `flag` is the flag that named it."""
