@@ -399,7 +399,8 @@ def make_dataset(
                               num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
     if epochs is not None and throughput.service_address is None:
         # A known length lets Keras end an epoch on its last batch; without it Keras runs one
-        # more step that finds no data, and still counts it in the optimizer's iterations.
+        # more step that finds no data, and still counts it in the optimizer's iterations
+        # (measured on Keras 3.6 and 3.15: 5 batches of unknown length count 6 iterations).
         samples = windows_per_epoch(clips, config) * epochs  # a batch may hold the end of one epoch and the next
         batches = samples // batch_size if config.batch_drops_remainder else -(-samples // batch_size)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))

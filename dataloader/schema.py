@@ -247,12 +247,17 @@ def parse_sequence_example(
 
 def write_record_file(path: str | os.PathLike, example: tf.train.SequenceExample) -> None:
     """A record file as the original converters wrote it: one record, GZIP. (The caller
-    makes the write atomic; see `conversion.files`.)"""
+    makes the write atomic; see `conversion.files`.)
+
+    Map entries (the context's and the feature lists' keys) are written sorted: protobuf 5
+    and later order them by a hash seeded per process, so a plain SerializeToString() gives
+    other bytes in every process, and workers would not agree with each other or with a
+    re-run."""
     import tensorflow as tf
 
     options = tf.io.TFRecordOptions(compression_type=COMPRESSION)
     with tf.io.TFRecordWriter(str(path), options=options) as writer:
-        writer.write(example.SerializeToString())
+        writer.write(example.SerializeToString(deterministic=True))
 
 
 def record_dataset(paths: Sequence[str]) -> tf.data.TFRecordDataset:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dataloader import schema, stats
+from logger import quiet
 from trainer import cli, restart
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +117,27 @@ def test_commands_print_no_tensorflow_start_up_lines(records, tmp_path):
     for lines in (d.stderr for d in done):
         assert not [line for line in lines.splitlines() if any(text in line for text in START_UP_LINES)], lines
     assert done[2].stderr.count("\n") == 1
+
+
+def test_the_start_up_filter_drops_native_lines_by_level_and_keeps_everything_else():
+    info = "I0000 00:00:1796148294.316182   22331 port.cc:153] oneDNN custom operations are on."
+    warning = "W1201 18:02:01.123456    7 cpu_feature_guard.cc:227] This TensorFlow binary is optimized"
+    error = "E0000 00:00:1796148311.949011   28406 cuda_platform.cc:52] failed call to cuInit"
+    fatal = "F0000 00:00:1796148311.949011   28406 status.cc:1] check failed"
+    notice = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+    others = ["UserWarning: I0000 is a name", "Traceback (most recent call last):", "I0000 00:00 not a log line"]
+    native = (info, warning, error, fatal, notice)
+    for level, kept in [(0, 5), (1, 3), (2, 2), (3, 1), (9, 1)]:
+        assert [quiet.dropped(line, level) for line in native].count(False) == kept
+        assert not any(quiet.dropped(line, level) for line in others)
+    assert [quiet.dropped(line, 2) for line in native] == [True, True, False, False, True]
+
+
+def test_native_lines_written_while_filtered_are_dropped_and_the_rest_kept(capfd):
+    with quiet.native_logs_filtered(3):
+        os.write(2, b"I0000 00:00:1.5  12 port.cc:153] oneDNN custom operations are on.\nkept line\n")
+        sys.stderr.write("a Python warning\n")
+    assert sorted(capfd.readouterr().err.splitlines()) == ["a Python warning", "kept line"]
 
 
 @pytest.mark.parametrize("read_by", ["statistics", "training"])

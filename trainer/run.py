@@ -48,8 +48,9 @@ def train(stage: keras.Model, dataset_for_epoch: Callable[[int], tf.data.Dataset
         batches = dataset_for_epoch(epoch)
         if skip:
             batches, skip = batches.skip(skip), 0
+        # shuffle=False: the datasets shuffle themselves (Keras 3.15 warns at its default, True).
         history = stage.fit(batches, validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
-                            callbacks=all_callbacks, verbose=verbose)
+                            shuffle=False, callbacks=all_callbacks, verbose=verbose)
         logs = {key: float(values[-1]) for key, values in history.history.items()}
     return {"resumed": resumed, "start_epoch": start_epoch, "steps": int(stage.optimizer.iterations.numpy()),
             "logs": logs}

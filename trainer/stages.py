@@ -119,16 +119,17 @@ class _Stage(keras.Model):
     def _logs(self) -> dict:
         logs = {metric.name: metric.result() for metric in self.metrics}
         if _multi_worker(self.distribute_strategy):
-            # Keras 3.6 reduces a multi-worker step's logs with strategy.reduce("MEAN", axis=0),
-            # which needs an axis to reduce (keras-team/keras#20585). Every replica holds the
-            # global values, so their mean over a length-1 axis is the value itself.
+            # Keras (3.6 to 3.15 at least) reduces a multi-worker step's logs with
+            # strategy.reduce("MEAN", axis=0), which needs an axis to reduce
+            # (keras-team/keras#20585). Every replica holds the global values, so their mean
+            # over a length-1 axis is the value itself.
             logs = {name: value[None] for name, value in logs.items()}
         return logs
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras builds a model under a strategy from a first batch, which it gets by
         `strategy.reduce`-ing a distributed batch: that fails for a dict of per-replica
-        tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585). The first
+        tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585, still so in 3.15). The first
         replica's part of the batch has the shapes the build needs."""
         if iterator is not None and _multi_worker(self.distribute_strategy):
             # Keras 3.6 yields (step, iterator), later releases (begin, end, iterator).
