@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import logger.quiet  # noqa: E402, F401  (before anything imports tensorflow)
 from conversion.convert import convert_dataset  # noqa: E402
 from conversion.framecount import count_seconds  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import convert_data  # noqa: E402
 import framecount  # noqa: E402
 import generate_lists  # noqa: E402
+import logger.quiet  # noqa: E402, F401  (before anything imports tensorflow)
 import main as main_script  # noqa: E402
 from dataloader import stats  # noqa: E402
 from demo import self_supervised_flags  # noqa: E402

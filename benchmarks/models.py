@@ -20,7 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import logger.quiet  # noqa: E402, F401  (before anything imports tensorflow)
 
 
 def run_one(name: str, xla: bool, batch: int, steps: int, min_seconds: float) -> dict:

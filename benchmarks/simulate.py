@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import logger.quiet  # noqa: E402, F401  (before anything imports tensorflow)
 from dualcam.render import VisualObject, render_frame  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402
 from dualcam.sounds import SOUND_NAMES, Variation, synthesize  # noqa: E402

@@ -78,6 +78,16 @@ def _sinc_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
     return flat[..., :out_length]
 
 
+def tfio_loads() -> bool:
+    """Whether tensorflow-io, which `method="tfio"` needs, imports here (it is not a
+    dependency: its compiled ops load on TF 2.16 and 2.17 only)."""
+    try:
+        import tensorflow_io  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _tfio_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
     import tensorflow as tf
 

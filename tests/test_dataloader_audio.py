@@ -33,16 +33,8 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _tfio_loads() -> bool:
-    try:
-        import tensorflow_io  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-TFIO = pytest.param("tfio", marks=pytest.mark.skipif(not _tfio_loads(), reason="tensorflow-io is optional and does "
-                                                                           "not load here"))
+TFIO = pytest.param("tfio", marks=pytest.mark.skipif(
+    not audio.tfio_loads(), reason="tensorflow-io is optional and does not load here"))
 
 
 @pytest.mark.parametrize("method", ["sinc", TFIO])
