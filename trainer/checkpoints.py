@@ -57,7 +57,7 @@ def non_finite_variables(variables: Iterable) -> list[str]:
 def remove_leftovers(manager: tf.train.CheckpointManager) -> None:
     """Removes what saves killed midway left in a manager's directory: all but its state file
     (`checkpoint`, written by renaming) and the files of the checkpoints that file names.
-    On TF 2.17 a save writes its shard to `<prefix>_temp/part-00000-of-00001.*.tempstate<n>`,
+    On TF 2.17 and 2.21 a save writes its shard to `<prefix>_temp/part-00000-of-00001.*.tempstate<n>`,
     renames the data to `<prefix>.data-00000-of-00001`, writes `<prefix>.index` in place,
     and only then names `<prefix>` in the state file; a kill at any point leaves files no
     later save removes (a saved `<prefix>` again keeps the stale temporary file, and its
