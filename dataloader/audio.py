@@ -78,24 +78,32 @@ def _sinc_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
     return flat[..., :out_length]
 
 
-def tfio_loads() -> bool:
-    """Whether tensorflow-io, which `method="tfio"` needs, imports here (it is not a
-    dependency: its compiled ops load on TF 2.16 and 2.17 only)."""
+def tfio_problem() -> str | None:
+    """Why tensorflow-io, which `method="tfio"` needs, cannot run here, or None if it can. It
+    is not a dependency: its compiled ops load on TF 2.16 and 2.17 only, and on a later
+    TensorFlow the package still imports (with warnings) but its ops raise when first used."""
+    import warnings
+
     try:
-        import tensorflow_io  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from tensorflow_io.python.ops import core_ops
+
+            core_ops.io_audio_resample  # noqa: B018  (loads the compiled library)
+    except (ImportError, NotImplementedError) as err:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
 
 
 def _tfio_resample(signal: tf.Tensor, rate_in: int, rate_out: int) -> tf.Tensor:
     import tensorflow as tf
 
-    try:
-        import tensorflow_io as tfio
-    except ImportError as err:  # not installed, or its compiled ops do not load on this TensorFlow
-        raise ImportError(f"resampler 'tfio' needs tensorflow-io, which does not load here ({err}); "
-                          "the default resampler 'sinc' needs nothing more") from err
+    problem = tfio_problem()
+    if problem is not None:
+        raise ImportError(f"resampler 'tfio' needs tensorflow-io, which does not load here ({problem}); "
+                          "the default resampler 'sinc' needs nothing more")
+    import tensorflow_io as tfio
+
     if signal.shape.rank != 1:
         raise ValueError("the tfio resampler takes one signal at a time")
     common = math.gcd(rate_in, rate_out)

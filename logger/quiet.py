@@ -7,10 +7,10 @@ is missing. TF_CPP_MIN_LOG_LEVEL (3 here unless the user set it) used to drop th
 2.21 writes some of them while loading, before it reads the variable
 (https://github.com/tensorflow/tensorflow/issues/100442). So the first import of tensorflow,
 whenever and wherever it happens (the tools that never read records never import it), runs
-with the process's stderr captured, and every captured line is written back except the
-native log lines that TF_CPP_MIN_LOG_LEVEL would have dropped: Python warnings and anything
-else still reach the user, and an error of TensorFlow's is raised as a Python exception with
-its message. `TF_CPP_MIN_LOG_LEVEL=0 python main.py ...` shows the native logs again.
+with the process's stderr sent through a small filter process, which passes every line on
+as it comes except the native log lines that TF_CPP_MIN_LOG_LEVEL would have dropped: Python
+warnings, tracebacks and a FATAL line written just before a native abort still reach the
+user. `TF_CPP_MIN_LOG_LEVEL=0 python main.py ...` shows the native logs again.
 
 XLA (`--jit_compile`) and the multi-worker runtime log a few INFO lines later, through a copy
 of absl bundled inside TensorFlow that no environment variable reaches; those remain.
@@ -20,14 +20,15 @@ import importlib.abc
 import importlib.util
 import os
 import re
+import subprocess
 import sys
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# absl's native format: severity letter, MMDD, time, thread, file:line]; and the notice absl
-# writes before its logging is initialised.
-_NATIVE_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] ")
+# The two native formats, absl's ("I1201 18:02:01.123456  7 file.cc:12] ") and TensorFlow's
+# own ("2025-09-17 14:44:05.157831: I path/file.cc:32] "), and the notice absl writes before
+# its logging is initialised.
+_NATIVE_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] |\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) [^ \]]+:\d+\] ")
 _ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
 
@@ -37,37 +38,58 @@ def dropped(line: str, level: int) -> bool:
     if line.startswith(_ABSL_NOTICE):
         return level >= 1
     match = _NATIVE_LINE.match(line)
-    return bool(match) and "IWEF".index(match.group(1)) < min(level, 3)
+    return bool(match) and "IWEF".index(match.group(1) or match.group(2)) < min(level, 3)
 
 
 @contextlib.contextmanager
 def native_logs_filtered(level: int):
-    """File descriptor 2 captured for the block, then written back without the lines
-    `dropped` at `level` (native code writes to the descriptor, not to sys.stderr)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
+    """File descriptor 2 sent, for the block, through a filter process (this file run as a
+    script) that writes the lines not `dropped` at `level` to the real stderr as they come:
+    native code writes to the descriptor, and what it writes before an abort is not lost.
+    Without a stderr to filter, the block runs as it is."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError):  # sys.stderr is None, or descriptor 2 is closed
+        yield
+        return
+    try:
+        passer = subprocess.Popen([sys.executable, os.path.abspath(__file__), str(level)], stdin=subprocess.PIPE)
+    except OSError:
+        os.close(saved)
+        yield
+        return
+    os.dup2(passer.stdin.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        passer.stdin.close()
+        passer.wait()
+        with contextlib.suppress(AttributeError, OSError):
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not dropped(line, level)))
+
+
+def _pass_on(level: int) -> None:
+    """The filter process: stdin to stderr, line by line, without the dropped lines."""
+    for raw in sys.stdin.buffer:
+        line = raw.decode(errors="replace")
+        if not dropped(line, level):
+            sys.stderr.write(line)
             sys.stderr.flush()
 
 
 class _QuietLoader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader, level: int):
-        self._loader, self._level = loader, level
+    def __init__(self, loader: importlib.abc.Loader, level: int, finder: "_QuietTensorflow"):
+        self._loader, self._level, self._finder = loader, level, finder
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module) -> None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self._finder)
         with native_logs_filtered(self._level):
             self._loader.exec_module(module)
 
@@ -76,18 +98,22 @@ class _QuietLoader(importlib.abc.Loader):
 
 
 class _QuietTensorflow(importlib.abc.MetaPathFinder):
-    """Finds tensorflow as the other finders do, once, and loads it through `_QuietLoader`."""
+    """Finds tensorflow as the other finders do and loads it through `_QuietLoader`; it
+    steps aside once tensorflow is loaded."""
 
     def __init__(self, level: int):
-        self._level = level
+        self._level, self._finding = level, False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
+        if name != "tensorflow" or self._finding:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader, self._level)
+            spec.loader = _QuietLoader(spec.loader, self._level, self)
         return spec
 
 
@@ -98,5 +124,7 @@ def _level() -> int:
         return 0
 
 
-if "tensorflow" not in sys.modules and _level() > 0:
+if __name__ == "__main__":
+    _pass_on(int(sys.argv[1]))
+elif "tensorflow" not in sys.modules and _level() > 0:
     sys.meta_path.insert(0, _QuietTensorflow(_level()))

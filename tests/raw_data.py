@@ -83,10 +83,10 @@ def avia_expected(arrays: dict, second: int) -> dict[str, np.ndarray]:
 
 
 # The records of the original converters, built as their code builds them (read with the same
-# libraries, the same context and feature-list dicts in the same order; TF 2 names for TF 1's
-# tf.python_io and numpy's tobytes for tostring), to compare with ours byte for byte. They are
-# serialised with map keys sorted, as ours: the originals' plain SerializeToString() orders
-# map entries by a hash that protobuf 5+ seeds per process, so its own bytes vary run to run.
+# libraries, the same context and feature-list dicts; TF 2 names for TF 1's tf.python_io and
+# numpy's tobytes for tostring), to compare with ours byte for byte. They are serialised with
+# map keys sorted, as ours: the originals' plain SerializeToString() orders map entries by a
+# hash that protobuf 5+ seeds per process, so its own bytes vary run to run.
 
 
 def original_record(context: dict[str, int], lists: dict[str, list[bytes]]) -> bytes:

@@ -4,6 +4,7 @@ import dataclasses
 import math
 import os
 import sys
+import types
 
 import librosa
 import numpy as np
@@ -33,8 +34,9 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+TFIO_PROBLEM = audio.tfio_problem()
 TFIO = pytest.param("tfio", marks=pytest.mark.skipif(
-    not audio.tfio_loads(), reason="tensorflow-io is optional and does not load here"))
+    TFIO_PROBLEM is not None, reason=f"tensorflow-io is optional and does not load here: {TFIO_PROBLEM}"))
 
 
 @pytest.mark.parametrize("method", ["sinc", TFIO])
@@ -195,7 +197,26 @@ def test_waveform_is_the_resampled_peak_normalised_microphone(audio_records):
         np.testing.assert_allclose(waveform[:, 0], reference, atol=0.02)
 
 
-def test_the_tfio_resampler_without_tensorflow_io_says_what_to_use(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_io", None)  # as if not installed
-    with pytest.raises(ImportError, match="resampler 'tfio' needs tensorflow-io.*'sinc'"):
+class _UnloadableOps:
+    """tensorflow-io's lazy op library on a TensorFlow it was not built for."""
+
+    def __getattr__(self, name):
+        raise NotImplementedError("unable to open file: libtensorflow_io.so (undefined symbol)")
+
+
+def _broken_tensorflow_io(monkeypatch) -> None:
+    """tensorflow-io installed beside a TensorFlow its ops do not load on: it imports."""
+    for name in ("tensorflow_io", "tensorflow_io.python", "tensorflow_io.python.ops"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["tensorflow_io.python.ops"].core_ops = _UnloadableOps()
+
+
+@pytest.mark.parametrize("installed, problem", [
+    (lambda monkeypatch: monkeypatch.setitem(sys.modules, "tensorflow_io", None), "tensorflow_io"),
+    (_broken_tensorflow_io, "unable to open file: libtensorflow_io.so"),
+], ids=["absent", "ops_do_not_load"])
+def test_the_tfio_resampler_without_a_working_tensorflow_io_says_what_to_use(monkeypatch, installed, problem):
+    installed(monkeypatch)
+    assert problem in audio.tfio_problem()
+    with pytest.raises(ImportError, match=f"resampler 'tfio' needs tensorflow-io.*{problem}.*'sinc'"):
         audio.resample(tf.zeros([100]), RATE_IN, RATE_OUT, "tfio")

@@ -131,13 +131,28 @@ def test_the_start_up_filter_drops_native_lines_by_level_and_keeps_everything_el
         assert [quiet.dropped(line, level) for line in native].count(False) == kept
         assert not any(quiet.dropped(line, level) for line in others)
     assert [quiet.dropped(line, 2) for line in native] == [True, True, False, False, True]
+    # TensorFlow's own format, as GPU builds write it at start-up
+    tf_info = "2025-09-17 14:44:05.157831: I external/local_xla/xla/tsl/cuda/cudart_stub.cc:32] Could not find cuda"
+    tf_error = "2025-09-17 14:44:05.167843: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] Unable"
+    assert [quiet.dropped(line, 2) for line in (tf_info, tf_error)] == [True, False]
+    assert quiet.dropped(tf_error, 3)
 
 
 def test_native_lines_written_while_filtered_are_dropped_and_the_rest_kept(capfd):
     with quiet.native_logs_filtered(3):
         os.write(2, b"I0000 00:00:1.5  12 port.cc:153] oneDNN custom operations are on.\nkept line\n")
         sys.stderr.write("a Python warning\n")
+    # sorted: under capfd, sys.stderr is pytest's and does not go through descriptor 2
     assert sorted(capfd.readouterr().err.splitlines()) == ["a Python warning", "kept line"]
+
+
+def test_a_fatal_line_before_a_native_abort_still_shows():
+    """As TensorFlow aborts on a CPU without the instructions it was built for."""
+    done = command("-c", "import os, logger.quiet as q\nwith q.native_logs_filtered(3):\n"
+                         "    os.write(2, b'I0000 00:00:1.5  12 port.cc:1] dropped\\n"
+                         "F0000 00:00:1.5  12 cpu_feature_guard.cc:1] this CPU lacks AVX\\n')\n    os.abort()")
+    assert done.returncode == -6  # SIGABRT
+    assert done.stderr == "F0000 00:00:1.5  12 cpu_feature_guard.cc:1] this CPU lacks AVX\n"
 
 
 @pytest.mark.parametrize("read_by", ["statistics", "training"])
