@@ -163,8 +163,8 @@ def main() -> None:
             "hearnet_tfio_resampler": (dataclasses.replace(hearnet, resampler="tfio"), paths, False),
             "hearnet_audio_only_records": (hearnet, audio_paths, True),
         }
-        if audio.tfio_problem() is not None:
-            print(f"hearnet_tfio_resampler: not measured, tensorflow-io does not load here: {audio.tfio_problem()}",
+        if (tfio_problem := audio.tfio_problem()) is not None:
+            print(f"hearnet_tfio_resampler: not measured, tensorflow-io does not load here: {tfio_problem}",
                   file=sys.stderr)
             del runs["hearnet_tfio_resampler"]
         best: dict[str, float] = {}

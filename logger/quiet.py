@@ -81,8 +81,8 @@ def _pass_on(level: int) -> None:
 
 
 class _QuietLoader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader, level: int, finder: "_QuietTensorflow"):
-        self._loader, self._level, self._finder = loader, level, finder
+    def __init__(self, loader: importlib.abc.Loader, finder: "_QuietTensorflow"):
+        self._loader, self._finder = loader, finder
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -90,7 +90,7 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module) -> None:
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(self._finder)
-        with native_logs_filtered(self._level):
+        with native_logs_filtered(self._finder.level):
             self._loader.exec_module(module)
 
     def __getattr__(self, name: str):  # resource readers and the like
@@ -102,7 +102,7 @@ class _QuietTensorflow(importlib.abc.MetaPathFinder):
     steps aside once tensorflow is loaded."""
 
     def __init__(self, level: int):
-        self._level, self._finding = level, False
+        self.level, self._finding = level, False
 
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow" or self._finding:
@@ -113,7 +113,7 @@ class _QuietTensorflow(importlib.abc.MetaPathFinder):
         finally:
             self._finding = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader, self._level, self)
+            spec.loader = _QuietLoader(spec.loader, self)
         return spec
 
 
@@ -126,5 +126,5 @@ def _level() -> int:
 
 if __name__ == "__main__":
     _pass_on(int(sys.argv[1]))
-elif "tensorflow" not in sys.modules and _level() > 0:
-    sys.meta_path.insert(0, _QuietTensorflow(_level()))
+elif "tensorflow" not in sys.modules and (level := _level()) > 0:
+    sys.meta_path.insert(0, _QuietTensorflow(level))

@@ -132,8 +132,7 @@ class _Stage(keras.Model):
         tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585, still so in 3.15). The first
         replica's part of the batch has the shapes the build needs."""
         if iterator is not None and _multi_worker(self.distribute_strategy):
-            # Keras 3.6 yields (step, iterator), later releases (begin, end, iterator).
-            for *_, batches in iterator.enumerate_epoch():
+            for _, _, batches in iterator.enumerate_epoch():  # (begin, end, iterator) in Keras 3.15
                 data_batch = tf.nest.map_structure(
                     lambda value: self.distribute_strategy.experimental_local_results(value)[0], next(batches))
                 break
