@@ -52,8 +52,8 @@ from dataloader.config import (
     LoaderConfig,
     Throughput,
 )
+from dataloader.normalisation import load_acoustic_image_normalisation, load_normalisation
 from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
-from dataloader.stats import load_acoustic_image_normalisation, load_normalisation
 from dataloader.windows import MIRROR, PATHS, find_clips, read_list, window_dataset, windows_per_epoch
 
 if TYPE_CHECKING:

@@ -55,18 +55,23 @@ from dataloader.config import (
     LoaderConfig,
     Throughput,
 )
+from dataloader.normalisation import (
+    ACOUSTIC_COEFFICIENTS,
+    SETTINGS,
+    NonFiniteStatisticsError,
+    count_non_finite,
+    load_acoustic_image_normalisation,
+    load_normalisation,
+)
+from dataloader.pipeline import describe_read_error, make_dataset, record_paths
 
-SETTINGS = {SPECTROGRAM: ("frame_length", "frame_step", "fft_length", "sample_length"), ACOUSTIC_IMAGE: ()}
+__all__ = ["NonFiniteStatisticsError", "compute_statistics", "load_acoustic_image_normalisation", "load_normalisation",
+           "provenance", "save_statistics", "stale_reason"]
+
 # The loader settings that change what the statistics of a list are, recorded with them: the
 # loader checks SETTINGS against its own, a run reuses its file only if all of these match.
 SHAPED_BY = {SPECTROGRAM: ("flavour", "resampler", *SETTINGS[SPECTROGRAM]),
              ACOUSTIC_IMAGE: ("flavour", "sample_length")}
-ACOUSTIC_COEFFICIENTS = 12
-VALUES = ("mean", "std", "min", "max")
-
-
-class NonFiniteStatisticsError(FloatingPointError):
-    """The data of a list, or a statistics file, holds NaN or infinite values."""
 
 
 def fingerprint(paths: Sequence[str]) -> str:
@@ -84,8 +89,6 @@ def provenance(records: str | os.PathLike | Sequence[str], config: LoaderConfig,
     """What `compute_statistics` with these arguments computes from: the list file (empty
     for a sequence of paths), the fingerprint of all its records and the settings that shape
     the statistics."""
-    from dataloader.pipeline import record_paths
-
     listed = isinstance(records, str | os.PathLike)
     return {"list": os.path.abspath(records) if listed else "", "fingerprint": fingerprint(record_paths(records, root)),
             "settings": {**{key: getattr(config, key) for key in SHAPED_BY[input_name]}, "max_records": max_records}}
@@ -128,8 +131,6 @@ def compute_statistics(
     input_name: str = SPECTROGRAM,
     max_records: int | None = None,
 ) -> dict[str, np.ndarray]:
-    from dataloader.pipeline import make_dataset, record_paths
-
     if input_name not in SETTINGS:
         raise ValueError(f"no statistics for input {input_name!r}: one of {tuple(SETTINGS)}")
     config = dataclasses.replace(config, inputs=(input_name,), training=False, normalisation=None, stats_path=None,
@@ -169,15 +170,11 @@ def compute_statistics(
             "fingerprint": np.str_(source["fingerprint"]), "provenance": np.str_(json.dumps(source["settings"]))}
 
 
-def _count_non_finite(statistics) -> int:
-    return sum(int(np.count_nonzero(~np.isfinite(statistics[key]))) for key in VALUES if key in statistics)
-
-
 def save_statistics(path: str | os.PathLike, statistics: dict[str, np.ndarray]) -> None:
     """Written under a temporary name and renamed, so a file at `path` is complete; never
     with a non-finite value."""
     path = os.fspath(path)
-    if non_finite := _count_non_finite(statistics):
+    if non_finite := count_non_finite(statistics):
         raise NonFiniteStatisticsError(f"{path}: {non_finite} non-finite values in the statistics of "
                                        f"{statistics.get('list') or 'their records'}; not written")
     temporary = f"{path}.{os.getpid()}.partial.npz"  # workers of one run may write the same file
@@ -185,51 +182,8 @@ def save_statistics(path: str | os.PathLike, statistics: dict[str, np.ndarray]) 
     os.replace(temporary, path)
 
 
-def _load(path: str, input_name: str, config: LoaderConfig, shift_key: str, scale_key: str | None):
-    try:
-        with np.load(path) as stats:
-            found = str(stats["input"]) if "input" in stats else SPECTROGRAM
-            if found != input_name:
-                raise ValueError(f"{path}: statistics of {found}, not of {input_name}")
-            wrong = [f"{key} {int(stats[key])} (loader: {getattr(config, key)})" for key in SETTINGS[input_name]
-                     if int(stats[key]) != getattr(config, key)]
-            if wrong:
-                raise ValueError(f"{path}: statistics of other settings: {', '.join(wrong)}")
-            shift = stats[shift_key]
-            scale = stats[scale_key] if scale_key else stats["max"] - stats["min"]
-            channels = config.spectrogram_bins if input_name == SPECTROGRAM else ACOUSTIC_COEFFICIENTS
-            if shift.shape != (channels,) or scale.shape != (channels,):
-                raise ValueError(f"{path}: statistics of {shift.shape} {input_name} channels, not of ({channels},)")
-            if non_finite := _count_non_finite(stats):
-                raise NonFiniteStatisticsError(f"{path}: {non_finite} non-finite values (NaN or inf) in its "
-                                               "statistics; compute them again with python -m dataloader.stats")
-    except (OSError, KeyError, EOFError) as err:
-        raise ValueError(f"{path}: not a statistics file of dataloader.stats ({err})") from None
-    scale = np.where(scale > 0, scale, 1.0)
-    return shift.astype(np.float32), scale.astype(np.float32)
-
-
-def load_normalisation(config: LoaderConfig) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-    """(shift, scale) float32 (bins,) of the spectrogram for `config.normalisation`, or
-    (None, None) without."""
-    if config.normalisation is None:
-        return None, None
-    if config.stats_path is None:
-        raise ValueError(f"normalisation {config.normalisation!r} needs statistics: compute them with "
-                         "`python -m dataloader.stats TRAINING_LIST --preset ... --out FILE` and set stats_path")
-    scale_key = "std" if config.normalisation == "mean_std" else None
-    return _load(config.stats_path, SPECTROGRAM, config, "mean" if scale_key else "min", scale_key)
-
-
-def load_acoustic_image_normalisation(config: LoaderConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) float32 (12,) of the acoustic-image coefficients at
-    `config.acoustic_image_stats_path`."""
-    return _load(config.acoustic_image_stats_path, ACOUSTIC_IMAGE, config, "mean", "std")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     import logger.quiet  # noqa: F401  (before tensorflow is imported, below)
-    from dataloader.pipeline import describe_read_error
     from dataloader.presets import PRESETS
     from dataloader.windows import read_list
 
