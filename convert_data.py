@@ -5,14 +5,14 @@
     # AVIA: the root of the .mat files, then the root of the raw files
     python convert_data.py ROOT_DIR ROOT_RAW_DIR OUT_DIR --modalities 0 1 2
 
-Modalities: 0 acoustic images, 1 raw audio, 2 video (default: all). The layout is
-recognised from the directory names, or named with --layout. ACIVW converts the seconds
-framecount.py counted, frames resized to 224 x 298; AVIA converts 30 seconds per
-recording, wrapping shorter ones around, and keeps the JPEG files (--raw_video: the decoded
-pixels, as (B)'s published converter did). A re-run resumes: complete records are kept, the
-rest written. Bad input stops the run with one line naming the file and the problem (exit
-code 1), or with --skip_bad leaves that recording out and lists it at the end; an output
-that cannot be written stops it too, naming the output.
+Modalities: 0 acoustic images, 1 raw audio, 2 video (default: all). The flavour (the
+dataset, acivw or avia) is recognised from the directory names, or named with --flavour.
+ACIVW converts the seconds framecount.py counted, frames resized to 224 x 298; AVIA
+converts 30 seconds per recording, wrapping shorter ones around, and keeps the JPEG files
+(--raw_video: the decoded pixels, as (B)'s published converter did). A re-run resumes:
+complete records are kept, the rest written. Bad input stops the run with one line naming
+the file and the problem (exit code 1), or with --skip_bad leaves that recording out and
+lists it at the end; an output that cannot be written stops it too, naming the output.
 """
 import argparse
 import os
@@ -21,8 +21,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 from conversion.convert import convert_dataset
-from dataloader.schema import FLAVOURS, modalities_from_flags
-from dualcam.layouts import RawDataError
+from dataloader.datasets import FLAVOURS
+from dataloader.raw import RawDataError
+from dataloader.schema import modalities_from_flags
 
 
 def main(argv=None) -> int:
@@ -32,7 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="[ROOT_DIR] ROOT_RAW_DIR OUT_DIR")
     parser.add_argument("--modalities", nargs="*", type=int, choices=(0, 1, 2),
                         help="0: acoustic images, 1: raw audio, 2: video (default: all)")
-    parser.add_argument("--layout", choices=FLAVOURS, help="the raw layout (default: recognised)")
+    parser.add_argument("--flavour", "--layout", dest="flavour", choices=FLAVOURS,
+                        help="the dataset (default: recognised; --layout: its former name)")
     parser.add_argument("--workers", type=int, default=1, help="recordings converted in parallel")
     parser.add_argument("--skip_bad", action="store_true",
                         help="leave out recordings with missing, truncated or malformed files, and list them")
@@ -58,7 +60,7 @@ def main(argv=None) -> int:
     try:
         summary = convert_dataset(
             mat_root, raw_root, out_dir,
-            layout=args.layout,
+            flavour=args.flavour,
             modalities=modalities_from_flags(args.modalities),
             workers=args.workers,
             skip_bad=args.skip_bad,

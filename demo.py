@@ -37,7 +37,7 @@ def self_supervised_flags(lists: Path, runs: Path, exp_name: str, epochs: int, s
     Every epoch draws 4 random 2-s windows from each whole recording (up to 30 s).
     Batch-norm moving averages at 0.9: slim's 0.997 would, after ~100 steps, still weigh
     the initial statistics most, and validation and evaluation run in inference mode."""
-    return ["--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet", "--train_file", str(lists / "training.txt"),
+    return ["--recipe", "a_self_supervised", "--train_file", str(lists / "training.txt"),
             "--valid_file", str(lists / "validation.txt"), "--checkpoint_dir", str(runs), "--exp_name", exp_name,
             "--sample_length", "2", "--total_length", "30", "--number_of_crops", "4", "--batch_size", str(batch_size),
             "--num_epochs", str(epochs), "--learning_rate", str(learning_rate),
@@ -85,7 +85,7 @@ def main() -> None:
 
     start = _step(f"3. Self-supervised pretraining ({args.epochs} epochs) -> {runs / 'self_supervised'}")
     import main as main_script
-    from trainer.cli import run
+    from trainer.session import run
 
     # Deterministic: on this little data, two runs that differ only in batch order end far apart.
     flags = ["--mode", "train", *self_supervised_flags(lists, runs, "self_supervised", args.epochs, args.seed,
@@ -96,7 +96,8 @@ def main() -> None:
     _done(start)
 
     start = _step("4. Evaluating the trained model and the same model at random initialisation")
-    from evaluation.evaluate import evaluate_run, format_table
+    from evaluation.evaluate import evaluate_run
+    from evaluation.report import format_table
 
     run_dir = runs / "self_supervised"
     # Four training windows per recording for kNN: with 6 recordings a class, one window each

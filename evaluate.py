@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    from trainer.experiment import user_error
+    from trainer.session import user_error
 
     try:
         return evaluate(args)
@@ -73,10 +73,12 @@ def main(argv=None) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from evaluation.evaluate import RUN_CONFIG, evaluate_run, find_run_dir, format_table
+    from evaluation.evaluate import evaluate_run
     from evaluation.localise import DEFAULT_TOLERANCE
-    from trainer.experiment import FlagError
+    from evaluation.report import format_table
+    from trainer.config import FlagError
     from trainer.flag_checks import is_checkpoint
+    from trainer.rundir import CONFIG, RunDir, find_run_dir
 
     if args.compare:
         missing = [path for path in args.compare if not Path(path).is_file()]
@@ -85,26 +87,25 @@ def evaluate(args: argparse.Namespace) -> int:
         saved = [json.loads(Path(path).read_text()) for path in args.compare]
         print(format_table([(result.get("name") or path, result) for path, result in zip(args.compare, saved)]))
         return 0
-    run_dir = find_run_dir(args.checkpoint) if args.checkpoint else Path(args.checkpoint_dir) / args.exp_name
-    if run_dir is None or not (run_dir / RUN_CONFIG).is_file():
+    run = find_run_dir(args.checkpoint) if args.checkpoint else RunDir.of(args.checkpoint_dir, args.exp_name)
+    if run is None or not run.config.is_file():
         raise FlagError("checkpoint" if args.checkpoint else "exp_name",
-                        f"no run ({RUN_CONFIG}) at {run_dir or args.checkpoint}")
+                        f"no run ({CONFIG}) at {run.path if run else args.checkpoint}")
     if args.checkpoint and not is_checkpoint(args.checkpoint):
         raise FlagError("checkpoint", f"no checkpoint at {args.checkpoint} (give a run's checkpoints/best or /last)")
     if args.raw_root and not Path(args.raw_root).is_dir():
         raise FlagError("raw_root", f"no such directory: {args.raw_root}")
-    config = json.loads((run_dir / RUN_CONFIG).read_text())
+    config = json.loads(run.config.read_text())
     suffix = "_random_init" if args.random_init else ""
-    tensorboard = args.tensorboard or config.get("tensorboard")
-    logs = Path(tensorboard) / config["exp_name"] if tensorboard else run_dir / "logs"
+    logs = run.logs(args.tensorboard or config.get("tensorboard"), config["exp_name"])
     results = evaluate_run(
-        run_dir, checkpoint=args.checkpoint, random_init=args.random_init, train_file=args.train_file,
+        run.path, checkpoint=args.checkpoint, random_init=args.random_init, train_file=args.train_file,
         valid_file=args.valid_file, test_file=args.test_file, data_root=args.data_root, raw_root=args.raw_root,
         batch_size=args.batch_size, runs=args.runs, knn_crops=args.knn_crops,
         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
         tensorboard=logs / f"evaluation{suffix}", name=args.name,
     )
-    out = Path(args.out) if args.out else run_dir / f"evaluation{suffix}.json"
+    out = Path(args.out) if args.out else run.evaluation(args.random_init)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     print(format_table(results))

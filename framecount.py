@@ -14,7 +14,8 @@ import sys
 
 import logger.quiet  # noqa: F401  (before anything imports tensorflow)
 from conversion import framecount
-from conversion.recordings import detect_layout
+from conversion.recordings import detect_flavour
+from dataloader.datasets import FLAVOURS
 
 
 def main(argv=None) -> int:
@@ -24,17 +25,18 @@ def main(argv=None) -> int:
     parser.add_argument("path", help="dataset root")
     parser.add_argument("flag", type=int, choices=(0, 1),
                         help="0: count raw video frames, 1: count TFRecords")
-    parser.add_argument("--layout", choices=("acivw", "avia"), help="the tree's layout (default: recognised)")
+    parser.add_argument("--flavour", "--layout", dest="flavour", choices=FLAVOURS,
+                        help="the tree's dataset (default: recognised; --layout: its former name)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.path):
         parser.exit(2, f"{parser.prog}: error: path: no such directory: {args.path}\n")
     try:
-        layout = args.layout or detect_layout(args.path)
-        lengths = framecount.count_seconds(args.path, bool(args.flag), layout)
+        flavour = args.flavour or detect_flavour(args.path)
+        lengths = framecount.count_seconds(args.path, bool(args.flag), flavour)
         print(framecount.write_summaries(args.path, lengths), end="")
     except (OSError, ValueError) as err:
         parser.exit(1, f"{parser.prog}: error: {err}\n")
-    for note in framecount.warnings(lengths, layout, bool(args.flag)):
+    for note in framecount.warnings(lengths, flavour, bool(args.flag)):
         print(f"warning: {note}", file=sys.stderr)
     return 0
 

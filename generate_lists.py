@@ -21,8 +21,8 @@ from pathlib import Path
 
 from conversion import lists
 from conversion.files import write_text_atomic
-from conversion.recordings import detect_layout
-from dataloader.schema import ACIVW, FLAVOURS
+from conversion.recordings import detect_flavour
+from dataloader.datasets import ACIVW, FLAVOURS
 
 
 def rewrite(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument("--disjoint", choices=lists.DISJOINT_UNITS,
                         help="AVIA: split whole recordings or subjects, so no split sees another's")
     parser.add_argument("--seed", type=int, default=lists.SEED, help="AVIA shuffle seed (the original's: 42)")
-    parser.add_argument("--layout", choices=FLAVOURS, help="the tree's layout (default: recognised)")
+    parser.add_argument("--flavour", "--layout", dest="flavour", choices=FLAVOURS,
+                        help="the tree's dataset (default: recognised; --layout: its former name)")
     parser.add_argument("--relative", action="store_true", help="paths relative to ROOT instead of absolute")
     parser.add_argument("--rewrite_prefix", nargs=2, action="append", metavar=("OLD", "NEW"),
                         help="rewrite the OLD prefix of the paths in existing lists to NEW (repeatable)")
@@ -72,8 +73,8 @@ def main(argv=None) -> int:
         if args.rewrite_prefix:
             rewrite(parser, args)
             return 0
-        layout = args.layout or detect_layout(args.root)
-        if layout == ACIVW:
+        flavour = args.flavour or detect_flavour(args.root)
+        if flavour == ACIVW:
             if args.location is not None or args.num_samples != 1 or args.disjoint:
                 parser.error("--location, --num_samples and --disjoint are AVIA options "
                              "(ACIVW splits are video-disjoint)")

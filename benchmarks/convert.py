@@ -1,5 +1,5 @@
 """Conversion throughput: recording-seconds converted per wall-second on 1 and 2 workers,
-and bytes written per recording-second, for both layouts, all modalities.
+and bytes written per recording-second, for both flavours, all modalities.
 
     .venv/bin/python benchmarks/convert.py [--acivw 4 15] [--avia 8 1]
 
@@ -27,13 +27,13 @@ from conversion.framecount import count_seconds  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402
 
 
-def _measure(mat_root: Path, raw_root: Path, scratch: Path, layout: str) -> dict:
+def _measure(mat_root: Path, raw_root: Path, scratch: Path, flavour: str) -> dict:
     result = {}
     for workers in (1, 2):
-        summary = convert_dataset(mat_root, raw_root, scratch / f"{layout}_{workers}", workers=workers,
+        summary = convert_dataset(mat_root, raw_root, scratch / f"{flavour}_{workers}", workers=workers,
                                   progress=False)
         rate = summary.seconds / summary.elapsed
-        print(f"{layout}, {workers} worker(s): {summary.seconds} recording-seconds in {summary.elapsed:.1f} s"
+        print(f"{flavour}, {workers} worker(s): {summary.seconds} recording-seconds in {summary.elapsed:.1f} s"
               f" -> {rate:.2f} per second, {summary.bytes_written / summary.seconds / 1e6:.2f} MB each",
               file=sys.stderr)
         result[f"recording_seconds_per_second_{workers}_workers"] = round(rate, 3)

@@ -44,29 +44,32 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from dataloader import audio, schema, stats  # noqa: E402
-from dataloader.config import RGB_MEAN, WAVEFORM_RATE, LoaderConfig  # noqa: E402
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, FRAMES_PER_SECOND, SAMPLE_RATE  # noqa: E402
+from dataloader.config import WAVEFORM_RATE, LoaderConfig  # noqa: E402
+from dataloader.datasets import ACIVW, ACIVW_SPEC  # noqa: E402
 from dataloader.pipeline import make_dataset  # noqa: E402
 from dataloader.presets import HEARNET_A, SELF_SUPERVISED_A  # noqa: E402
-from dataloader.video import frame_indices  # noqa: E402
+from dataloader.video import RGB_MEAN, frame_indices  # noqa: E402
 from dataloader.windows import find_clips, window_dataset  # noqa: E402
 
 BATCH = 16
+FRAMES, VIDEO_SHAPE = FRAMES_PER_SECOND, ACIVW_SPEC.record_video_shape
 
 
 def write_records(root: str, recordings: int, seconds: int, audio_only: bool = False) -> list[str]:
     rng = np.random.default_rng(0)
-    rows, columns = np.mgrid[0:224, 0:298]
+    rows, columns = np.mgrid[0:VIDEO_SHAPE[0], 0:VIDEO_SHAPE[1]]
     paths = []
     for video in range(1, recordings + 1):
         for second in range(1, seconds + 1):
-            t = np.arange(12)[:, None, None] + 12 * second
+            t = np.arange(FRAMES)[:, None, None] + FRAMES * second
             scene = 128 + 60 * np.sin(columns / 30.0 + t / 5.0 + video) * np.cos(rows / 25.0)
-            frames = scene[..., None] + np.array([0.0, 20.0, -20.0]) + rng.normal(0, 2, (12, 224, 298, 3))
-            arrays = {"audio_data": rng.normal(0, 2**20, (12, 1, 1024)).astype(np.int32) << 8}
+            frames = scene[..., None] + np.array([0.0, 20.0, -20.0]) + rng.normal(0, 2, (FRAMES, *VIDEO_SHAPE))
+            arrays = {"audio_data": rng.normal(0, 2**20, (FRAMES, 1, FRAME_SAMPLES)).astype(np.int32) << 8}
             if not audio_only:
-                arrays["audio_image"] = rng.standard_normal((12, 36, 48, 12)).astype(np.float32)
+                arrays["acoustic_image"] = rng.standard_normal((FRAMES, *ACOUSTIC_IMAGE_SHAPE)).astype(np.float32)
                 arrays["video"] = np.clip(frames, 0, 255).astype(np.uint8)
-            example = schema.make_sequence_example("acivw", {"classes": video % 10, "location": video}, **arrays)
+            example = schema.make_sequence_example(ACIVW, {"classes": video % 10, "location": video}, **arrays)
             path = os.path.join(root, f"class_{video % 10}", f"data_{video:03d}", f"Data_{second:03d}.tfrecord")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             schema.write_record_file(path, example)
@@ -85,22 +88,23 @@ def baseline_dataset(paths: list[str], config: LoaderConfig, shift: np.ndarray, 
 
     if "video" in config.inputs:
         def parse(serialized):
-            parsed = schema.parse_sequence_example(serialized, "acivw", ("audio_image", "video"))
+            parsed = schema.parse_sequence_example(serialized, ACIVW, ("acoustic_image", "video"))
             frames = tf.cast(parsed["video"], tf.float32) - tf.constant(RGB_MEAN)
-            return {"acoustic_image": tf.reverse(parsed["audio_image"], axis=[1, 2]), "video": frames}
+            return {"acoustic_image": tf.reverse(parsed["acoustic_image"], axis=[1, 2]), "video": frames}
 
         picked = frame_indices(config.frames_per_sample, config.num_video_frames)
 
         def sample(seconds):
-            frames = tf.reshape(seconds["video"], [config.frames_per_sample, 224, 298, 3])
-            images = tf.reshape(seconds["acoustic_image"], [config.frames_per_sample, 36, 48, 12])
+            frames = tf.reshape(seconds["video"], [config.frames_per_sample, *VIDEO_SHAPE])
+            images = tf.reshape(seconds["acoustic_image"], [config.frames_per_sample, *ACOUSTIC_IMAGE_SHAPE])
             return {"video": tf.gather(frames, picked), "acoustic_image": images}
     else:
         def parse(serialized):
-            return {"audio": schema.parse_sequence_example(serialized, "acivw", ("audio_data",))["audio_data"]}
+            return {"audio": schema.parse_sequence_example(serialized, ACIVW, ("audio_data",))["audio_data"]}
 
         def resample(samples):
-            waveform = librosa.resample(samples.astype(np.float32) / 2**31, orig_sr=12_288, target_sr=WAVEFORM_RATE)
+            waveform = librosa.resample(samples.astype(np.float32) / 2**31, orig_sr=SAMPLE_RATE,
+                                        target_sr=WAVEFORM_RATE)
             return (waveform / np.abs(waveform).max()).astype(np.float32)
 
         def sample(seconds):

@@ -37,11 +37,11 @@ import generate_lists  # noqa: E402
 import logger.quiet  # noqa: E402, F401  (before anything imports tensorflow)
 import main as main_script  # noqa: E402
 from dataloader import stats  # noqa: E402
+from dataloader.datasets import AVIA_SPEC  # noqa: E402
 from demo import self_supervised_flags  # noqa: E402
-from dualcam.layouts import AVIA_SUBJECTS  # noqa: E402
 from dualcam.simulate import simulate_dataset  # noqa: E402
 from evaluation.evaluate import evaluate_run  # noqa: E402
-from trainer.cli import run  # noqa: E402
+from trainer.session import run  # noqa: E402
 
 
 def _train(flags: list[str]) -> dict:
@@ -99,20 +99,20 @@ def self_supervised(out: Path, scale: float, workers: int, seed: int, cross_moda
 
 def distillation(out: Path, scale: float, workers: int, seed: int, temperature: float = 1.0) -> dict:
     raw, records, runs = out / "avia", out / "avia_tfrecords", out / "runs"
-    subjects = max(2, round(3 * scale))
+    subjects, all_subjects = max(2, round(3 * scale)), AVIA_SPEC.label("subject").depth
     simulate_dataset(raw, "avia", seconds=10.0, workers=workers, subjects=range(1, 1 + subjects), seed=2,
                      progress=False)
     _prepare([raw / "mat", raw / "raw"], records, workers, "--num_samples", "5", "--disjoint", "recording")
     lists = records / "5_seconds_recording_disjoint" / "lists"
     test_lists = {"test_accuracy": lists / "testing.txt"}
-    if subjects < AVIA_SUBJECTS:
+    if subjects < all_subjects:
         # The recording-disjoint test list holds one recording of each action, so one recording
         # moves accuracy by 7 points; as many subjects again, whom nobody trained on, give a test
         # 9 times larger. Acoustic images (the teacher's) and audio (the students'): no stage
         # here reads video, whose records would be most of the disk.
         unseen_raw, unseen_records = out / "avia_unseen", out / "avia_unseen_tfrecords"
         simulate_dataset(unseen_raw, "avia", seconds=10.0, workers=workers,
-                         subjects=range(1 + subjects, 1 + min(AVIA_SUBJECTS, 2 * subjects)), seed=2, progress=False)
+                         subjects=range(1 + subjects, 1 + min(all_subjects, 2 * subjects)), seed=2, progress=False)
         _prepare([unseen_raw / "mat", unseen_raw / "raw"], unseen_records, workers, "--num_samples", "5",
                  "--split_mode", "2", modalities=("0", "1"))
         test_lists["unseen_subjects_accuracy"] = unseen_records / "5_seconds" / "lists" / "dataset.txt"
@@ -126,13 +126,13 @@ def distillation(out: Path, scale: float, workers: int, seed: int, temperature: 
     epochs = max(2, round(10 * scale))
     teacher, alone, distilled = (f"{name}_seed{seed}" for name in (
         "teacher", "hearnet_alone", "hearnet_distilled" + ("" if temperature == 1 else f"_T{temperature:g}")))
-    _train(["--model", "DualCamHybridNet", *files, "--exp_name", teacher, "--sample_length", "1",
-            "--number_of_crops", "10", "--batch_size", "32", "--num_epochs", str(epochs), "--learning_rate", "1e-3"])
-    # The students train at (B)'s 1e-4, for twice the teacher's epochs.
-    student = ["--sample_length", "5", "--number_of_crops", "6", "--batch_size", "16", "--num_epochs",
-               str(2 * epochs), "--learning_rate", "1e-4", "--stats_file", str(statistics)]
-    _train(["--model", "HearNet", *files, "--exp_name", alone, *student])
-    _train(["--student_model", "HearNet", "--teacher_model", "DualCamHybridNet", *files, "--exp_name",
+    # (B)'s recipes, shortened: 10 crops of a recording for the teacher, and the students
+    # (batch 16) for twice the teacher's epochs.
+    _train(["--recipe", "b_teacher", *files, "--exp_name", teacher, "--number_of_crops", "10", "--num_epochs",
+            str(epochs)])
+    student = ["--batch_size", "16", "--num_epochs", str(2 * epochs), "--stats_file", str(statistics)]
+    _train(["--recipe", "b_students", *files, "--exp_name", alone, *student])
+    _train(["--recipe", "b_distillation", *files, "--exp_name",
             distilled, "--teacher_restore_checkpoint", str(runs / teacher / "networks/net.weights.h5"),
             "--acoustic_image_stats", str(runs / teacher / "acoustic_image_stats.npz"),
             "--temperature_value", str(temperature), "--lambda_value", "0.5", *student])

@@ -79,12 +79,12 @@ def main() -> None:
         print(json.dumps(run_one(args.worker, bool(args.xla), args.batch, args.steps, args.min_seconds)))
         return
 
-    from models.registry import DEFAULT_INPUTS
+    from models.registry import MODELS
 
-    names = args.models.split(",") if args.models else list(DEFAULT_INPUTS)
+    names = args.models.split(",") if args.models else list(MODELS)
     results = {}
     for name in names:
-        results[name] = {"inputs": {k: [args.batch, *v] for k, v in DEFAULT_INPUTS[name].items()}}
+        results[name] = {"inputs": {k: [args.batch, *v] for k, v in MODELS[name].default_shapes.items()}}
         for xla in (False, True):
             command = [sys.executable, os.path.abspath(__file__), "--worker", name, "--xla", str(int(xla)),
                        "--batch", str(args.batch), "--steps", str(args.steps), "--min-seconds", str(args.min_seconds)]

@@ -2,7 +2,7 @@
 
 A run is resumable: each record is written under a temporary name and renamed when
 complete, so a record that exists is finished and a re-run skips it (and removes the
-temporary files of a killed run). The output root keeps the layout, modalities and video
+temporary files of a killed run). The output root keeps the flavour, modalities and video
 encoding it was converted with (`conversion.json`), so a re-run with others cannot mix
 records silently. Recordings are converted in parallel, one per task, longest first so that
 the last tasks are short; the worker processes die with the converter, even when it is
@@ -29,8 +29,10 @@ from tqdm import tqdm
 from conversion import recordings as rec
 from conversion.files import OutputError, atomic_output, partial_path, remove_partials, write_text_atomic
 from dataloader import schema
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE
+from dataloader.datasets import DATASETS
+from dataloader.raw import RawDataError
 from dualcam.geometry import GEOMETRY_FILENAME
-from dualcam.layouts import RawDataError
 
 MANIFEST = "conversion.json"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -94,7 +96,7 @@ def convert_recording(job: Job) -> JobResult:
                 counts = rec.check_file_counts(recording, dirs)
             arrays, padded_files = rec.read_second(recording, second, job.options, counts)
             padded |= padded_files
-            _write_record(path, schema.make_sequence_example(recording.layout, recording.labels, **arrays))
+            _write_record(path, schema.make_sequence_example(recording.flavour, recording.labels, **arrays))
             written += 1
             size += path.stat().st_size
     except RawDataError as err:
@@ -135,32 +137,45 @@ class Summary:
             lines.append(f"removed {self.partials_removed} temporary files of an interrupted run")
         if self.padded_files:
             lines.append(
-                f"zero padded to 36 x 48 x 12, as AVIA's converter did: {len(self.padded_files)} acoustic "
-                f"image files, e.g. {min(self.padded_files)} (--strict_shapes refuses them)"
+                f"zero padded to {' x '.join(map(str, ACOUSTIC_IMAGE_SHAPE))}, as AVIA's converter did: "
+                f"{len(self.padded_files)} acoustic image files, e.g. {min(self.padded_files)} (--strict_shapes "
+                "refuses them)"
             )
         lines += [f"skipped {path}: {problem}" for path, problem in self.skipped]
         return "\n".join(lines)
 
 
-def _manifest(layout: str, options: rec.ReadOptions) -> dict:
+def _manifest(flavour: str, options: rec.ReadOptions) -> dict:
     """What determines the bytes of the records: a re-run must ask for the same."""
-    manifest = {"layout": layout, "modalities": list(options.modalities)}
+    manifest = {"flavour": flavour, "modalities": list(options.modalities)}
     if schema.VIDEO in options.modalities:
-        manifest["video_encoding"] = options.video_encoding(layout)
+        manifest["video_encoding"] = options.video_encoding(flavour)
+    return manifest
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """A manifest, in today's words whenever it was written; None if unreadable."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return manifest
+    # Written before the dataset kind was called its flavour, and the acoustic images' modality acoustic_image.
+    if "layout" in manifest:
+        manifest["flavour"] = manifest.pop("layout")
+    if isinstance(manifest.get("modalities"), list):
+        manifest["modalities"] = [schema.ACOUSTIC_IMAGE if m == "audio_image" else m for m in manifest["modalities"]]
+    if schema.VIDEO in manifest.get("modalities", ()) and manifest.get("flavour") in DATASETS:
+        # Manifests written before AVIA's raw encoding existed name no encoding: the only one then.
+        manifest.setdefault("video_encoding", rec.ReadOptions(()).video_encoding(manifest["flavour"]))
     return manifest
 
 
 def _check_manifest(out_root: Path, manifest: dict, overwrite: bool) -> None:
     path = out_root / MANIFEST
     if path.exists() and not overwrite:
-        try:
-            previous = json.loads(path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if isinstance(previous, dict) and schema.VIDEO in previous.get("modalities", ()):
-            # Manifests written before AVIA's raw encoding existed name no encoding: the only one then.
-            default = rec.RAW_BGR if previous.get("layout") == schema.ACIVW else rec.JPEG
-            previous.setdefault("video_encoding", default)
+        previous = _read_manifest(path)
         if previous != manifest:
             raise ValueError(
                 f"{out_root}: holds records converted as {previous}, this run asks for {manifest}; "
@@ -191,7 +206,7 @@ def convert_dataset(
     raw_root: str | os.PathLike,
     out_root: str | os.PathLike,
     *,
-    layout: str | None = None,
+    flavour: str | None = None,
     modalities: tuple[str, ...] = schema.MODALITIES,
     workers: int = 1,
     skip_bad: bool = False,
@@ -216,13 +231,13 @@ def convert_dataset(
     for root in (mat_root, raw_root):
         if not root.is_dir():
             raise RawDataError(root, "not a directory")
-    layout = layout or rec.detect_layout(mat_root)
+    flavour = flavour or rec.detect_flavour(mat_root)
     options = rec.ReadOptions(modalities, strict_shapes=strict_shapes, raw_video=raw_video)
     _create_output(out_root)
     summary = Summary(partials_removed=remove_partials(out_root))
-    _check_manifest(out_root, _manifest(layout, options), overwrite)
+    _check_manifest(out_root, _manifest(flavour, options), overwrite)
 
-    found, problems = rec.discover(mat_root, raw_root, layout, modalities, beamform)
+    found, problems = rec.discover(mat_root, raw_root, flavour, modalities, beamform)
     if problems and not skip_bad:
         raise problems[0]
     summary.skipped += [(err.path, err.problem) for err in problems]

@@ -10,16 +10,10 @@ import os
 from pathlib import Path
 
 from conversion.files import write_text_atomic
-from conversion.recordings import (
-    AVIA_SECONDS,
-    FILE_SUFFIXES,
-    VIDEO_DIR,
-    VIDEO_TIME,
-    count_files,
-    detect_layout,
-    find_recording_dirs,
-)
-from dataloader.schema import ACIVW, FRAMES_PER_RECORD
+from conversion.recordings import VIDEO_TIME, count_files, detect_flavour, find_recording_dirs
+from dataloader.datasets import dataset_spec
+from dataloader.raw import VIDEO_DIR
+from dataloader.schema import FRAMES_PER_RECORD
 
 CLASS_TIME = "class_time.txt"
 DATADIR_SUMMARY, CLASS_SUMMARY, VIDEO_SUMMARY = "datadir.txt", "timedataset.txt", "videodataset.txt"
@@ -33,24 +27,24 @@ class VideoLength:
 
 
 def count_seconds(
-    root: str | os.PathLike, from_records: bool, layout: str | None = None
+    root: str | os.PathLike, from_records: bool, flavour: str | None = None
 ) -> list[VideoLength]:
     """Counts and writes video_time.txt and class_time.txt; returns the count per video."""
     root = Path(root)
-    layout = layout or detect_layout(root)
+    flavour = flavour or detect_flavour(root)
+    spec = dataset_spec(flavour)
     lengths = []
-    for relative, _ in find_recording_dirs(root, layout):
+    for relative, _ in find_recording_dirs(root, flavour):
         directory = root / relative
         if from_records:
             seconds = count_files(directory, ".tfrecord")
         else:
             frames_dir = directory / VIDEO_DIR
-            frames = count_files(frames_dir, FILE_SUFFIXES[layout][VIDEO_DIR]) if frames_dir.is_dir() else 0
+            frames = count_files(frames_dir, spec.video_suffix) if frames_dir.is_dir() else 0
             seconds = frames // FRAMES_PER_RECORD
         write_text_atomic(directory / VIDEO_TIME, f"video seconds: {seconds}")
-        group = relative.parts[0] if layout == ACIVW else relative.parts[-1]
-        lengths.append(VideoLength(relative, group, seconds))
-    if layout == ACIVW:
+        lengths.append(VideoLength(relative, relative.parts[spec.class_level], seconds))
+    if spec.class_level == 0:  # a class is one directory only as the outermost level (ACIVW's)
         for group, members in _by_group(lengths).items():
             write_text_atomic(root / group / CLASS_TIME, f"class seconds: {sum(v.seconds for v in members)}")
     return lengths
@@ -100,13 +94,15 @@ def write_summaries(root: str | os.PathLike, lengths: list[VideoLength]) -> str:
     return "".join(texts.values())
 
 
-def warnings(lengths: list[VideoLength], layout: str, from_records: bool) -> list[str]:
+def warnings(lengths: list[VideoLength], flavour: str, from_records: bool) -> list[str]:
     """What the counts tell about the conversion to come."""
     notes = []
     empty = [str(v.relative) for v in lengths if v.seconds == 0]
     if empty:
         notes.append(f"{len(empty)} recordings are under a second and give no record: {', '.join(empty[:5])}")
-    short = [v for v in lengths if 0 < v.seconds < AVIA_SECONDS]
-    if layout != ACIVW and not from_records and short:
-        notes.append(f"{len(short)} recordings are shorter than {AVIA_SECONDS} s: their records wrap around")
+    record_seconds = dataset_spec(flavour).record_seconds
+    if record_seconds is not None and not from_records:
+        short = [v for v in lengths if 0 < v.seconds < record_seconds]
+        if short:
+            notes.append(f"{len(short)} recordings are shorter than {record_seconds} s: their records wrap around")
     return notes

@@ -32,7 +32,7 @@ import numpy as np
 
 from conversion.files import write_text_atomic
 from conversion.recordings import count_files, find_recording_dirs, record_name
-from dataloader.schema import ACIVW, AVIA
+from dataloader.datasets import ACIVW, ACIVW_SPEC, AVIA, AVIA_SPEC
 
 SEED = 42
 TRAIN_FRACTION, VALID_FRACTION = 0.8, 0.1
@@ -48,12 +48,12 @@ class RecordingRecords:
     files: tuple[Path, ...]  # absolute, in time order
 
 
-def recording_records(root: str | os.PathLike, layout: str) -> list[RecordingRecords]:
+def recording_records(root: str | os.PathLike, flavour: str) -> list[RecordingRecords]:
     """Every converted recording under `root` and its records Data_001 ... Data_N; a gap
     in the numbering is an error, since blocks and greedy splits count consecutive seconds."""
     root = Path(os.path.abspath(root))
     found = []
-    for relative, numbers in find_recording_dirs(root, layout):
+    for relative, numbers in find_recording_dirs(root, flavour):
         directory = root / relative
         count = count_files(directory, ".tfrecord")
         files = tuple(directory / record_name(second) for second in range(count))
@@ -62,7 +62,7 @@ def recording_records(root: str | os.PathLike, layout: str) -> list[RecordingRec
             raise FileNotFoundError(f"{missing[0]}: missing record, while {directory} holds {count} records")
         found.append(RecordingRecords(relative, numbers, files))
     if not found:
-        raise ValueError(f"{root}: no converted {layout.upper()} recordings")
+        raise ValueError(f"{root}: no converted {flavour.upper()} recordings")
     return found
 
 
@@ -92,7 +92,8 @@ def avia_splits(
     """Split name -> record paths, as the module docstring describes."""
     if num_samples < 1:
         raise ValueError("num_samples must be at least 1")
-    recordings = [r for r in recording_records(root, AVIA) if location is None or r.numbers[0] == location]
+    recordings = [r for r in recording_records(root, AVIA)
+                  if location is None or AVIA_SPEC.number(r.numbers, "location") == location]
     if not recordings:
         raise ValueError(f"{root}: no converted recordings of location {location}")
     blocks = []  # (recording, files of one block), in the original's order
@@ -118,7 +119,7 @@ def avia_splits(
         raise ValueError(f"disjoint must be one of {DISJOINT_UNITS}, got {disjoint!r}")
 
     def unit(recording: RecordingRecords):
-        return recording.relative if disjoint == "recording" else recording.numbers[1]
+        return recording.relative if disjoint == "recording" else AVIA_SPEC.number(recording.numbers, "subject")
 
     units = sorted({unit(r) for r, _ in blocks})
     rng.shuffle(units)
@@ -126,7 +127,7 @@ def avia_splits(
     # proportions; a subject performs every action already.
     strata = {}
     if disjoint == "recording":
-        action_of = {unit(r): r.numbers[2] for r, _ in blocks}
+        action_of = {unit(r): AVIA_SPEC.number(r.numbers, "action") for r, _ in blocks}
         for u in units:
             strata.setdefault(action_of[u], []).append(u)
     else:
@@ -164,7 +165,7 @@ def acivw_splits(root: str | os.PathLike, split_mode: int = 0) -> dict[str, list
     splits = {name: [] for name in names}
     by_class: dict[int, list[RecordingRecords]] = {}
     for recording in recording_records(root, ACIVW):
-        by_class.setdefault(recording.numbers[0], []).append(recording)
+        by_class.setdefault(ACIVW_SPEC.number(recording.numbers, "classes"), []).append(recording)
     for videos in by_class.values():
         videos.sort(key=lambda r: (-len(r.files), str(r.relative)))
         if split_mode == 2:

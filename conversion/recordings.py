@@ -1,5 +1,6 @@
-"""Recordings of the two raw layouts (see `dualcam.layouts`), the TFRecord tree they convert
-to, and the reading of one second of a recording as the arrays of one record.
+"""Recordings of both flavours (their raw trees: `dataloader.datasets`; their files:
+`dataloader.raw`), the TFRecord tree they convert to, and the reading of one second of a
+recording as the arrays of one record.
 
 A recording is named by its relative directory, which is the same in every tree:
     ACIVW  class_{c}/data_{v:03d}                               (one root, or a .mat root
@@ -7,7 +8,8 @@ A recording is named by its relative directory, which is the same in every tree:
     AVIA   Location_{l:02d}/Subject_{s:02d}/Action_{a:03d}       (a .mat root and a raw root)
 Its records go to OUT/class_{c}/data_{v:03d}/ and to
 OUT/Location_{l:02d}/Subject_{s:02d}/Action_{a+1:03d}/ (AVIA's raw action numbers start at
-0, its converted ones at 1), as `Data_{s+1:03d}.tfrecord` for second s.
+0, its converted ones at 1: the spec's `converted_dir`), as `Data_{s+1:03d}.tfrecord` for
+second s.
 """
 from __future__ import annotations
 
@@ -20,33 +22,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dataloader.schema import (
-    ACIVW,
-    AUDIO_DATA,
-    AUDIO_IMAGE,
-    AUDIO_IMAGE_SHAPE,
-    AVIA,
-    FRAMES_PER_RECORD,
-    VIDEO,
-    VIDEO_SHAPES,
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, NUM_MICS
+from dataloader.datasets import DATASETS, DatasetSpec, dataset_spec
+from dataloader.raw import (
+    ACOUSTIC_IMAGE_DIR,
+    AUDIO_DIR,
+    AUDIO_READERS,
+    FILE_NAMES,
+    MAT_KEY,
+    MAT_SUFFIX,
+    VIDEO_DIR,
+    RawDataError,
+    non_finite,
+    read_image,
+    read_jpeg,
+    read_mat,
 )
-from dualcam import layouts
-from dualcam.layouts import RawDataError
+from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
 
-MFCC_DIR, AUDIO_DIR, VIDEO_DIR = "MFCC_Image", "audio", "video"
 VIDEO_TIME = "video_time.txt"
-AVIA_SECONDS = 30  # every AVIA recording gives 30 records; shorter ones wrap around
-ACIVW_SHORT_SIDE = 224
-PATTERNS = {
-    ACIVW: (re.compile(r"class_(\d+)"), re.compile(r"data_(\d+)")),
-    AVIA: (re.compile(r"Location_(\d+)"), re.compile(r"Subject_(\d+)"), re.compile(r"Action_(\d+)")),
-}
-FILE_SUFFIXES = {
-    ACIVW: {MFCC_DIR: ".mat", AUDIO_DIR: ".dc", VIDEO_DIR: ".bmp"},
-    AVIA: {MFCC_DIR: ".mat", AUDIO_DIR: ".npy", VIDEO_DIR: ".jpeg"},
-}
 _VIDEO_TIME_LINE = re.compile(r"\s*video seconds:\s*(\d+)\s*")
-JPEG, RAW_BGR = "jpeg", "raw_bgr"  # how AVIA records hold video; ACIVW's are always raw
+JPEG, RAW_BGR = "jpeg", "raw_bgr"  # how records hold video: the camera's files, or decoded pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,21 +54,26 @@ class ReadOptions:
     strict_shapes: bool = False  # AVIA: refuse acoustic images smaller than 36 x 48 x 12, not pad them
     raw_video: bool = False  # AVIA: decoded BGR pixels, as (B)'s published converter stored, not the JPEG files
 
-    def video_encoding(self, layout: str) -> str:
-        return RAW_BGR if layout == ACIVW or self.raw_video else JPEG
+    def video_encoding(self, flavour: str) -> str:
+        return JPEG if dataset_spec(flavour).keeps_video_files and not self.raw_video else RAW_BGR
+
+
+def suffixes(spec: DatasetSpec) -> dict[str, str]:
+    """The file type of each raw directory of a flavour's recordings."""
+    return {ACOUSTIC_IMAGE_DIR: MAT_SUFFIX, AUDIO_DIR: spec.audio_suffix, VIDEO_DIR: spec.video_suffix}
 
 
 def record_name(second: int) -> str:
     return f"Data_{second + 1:03d}.tfrecord"
 
 
-def find_recording_dirs(root: str | os.PathLike, layout: str) -> list[tuple[Path, tuple[int, ...]]]:
+def find_recording_dirs(root: str | os.PathLike, flavour: str) -> list[tuple[Path, tuple[int, ...]]]:
     """(relative directory, its numbers) of every recording directory under `root`, sorted.
 
     Names that do not match exactly (such as a writer's `data_001.partial`) are not recordings.
     """
     found = [(Path(), ())]
-    for pattern in PATTERNS[layout]:
+    for level in dataset_spec(flavour).levels:
         deeper = []
         for relative, numbers in found:
             try:
@@ -80,43 +81,25 @@ def find_recording_dirs(root: str | os.PathLike, layout: str) -> list[tuple[Path
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for entry in entries:
-                match = pattern.fullmatch(entry.name)
+                match = level.regex.fullmatch(entry.name)
                 if match and entry.is_dir():
                     deeper.append((relative / entry.name, numbers + (int(match.group(1)),)))
         found = deeper
     return sorted(found, key=lambda item: str(item[0]))
 
 
-def detect_layout(root: str | os.PathLike) -> str:
-    layouts_found = [layout for layout in (ACIVW, AVIA) if find_recording_dirs(root, layout)]
-    if len(layouts_found) != 1:
-        what = "recordings of both layouts" if layouts_found else "no recording directories"
-        raise ValueError(
-            f"{root}: {what} (ACIVW: class_*/data_*, AVIA: Location_*/Subject_*/Action_*); "
-            "name the layout with --layout"
-        )
-    return layouts_found[0]
-
-
-def labels_of(layout: str, numbers: tuple[int, ...]) -> dict[str, int]:
-    """The context labels of a recording, as the original converters derived them."""
-    if layout == ACIVW:
-        class_index, video = numbers
-        return {"classes": class_index, "location": video}
-    location, subject, action = numbers
-    return {"action": action, "location": location - 1, "subject": subject - 1}
-
-
-def output_dir(layout: str, numbers: tuple[int, ...]) -> Path:
-    if layout == ACIVW:
-        return layouts.acivw_recording_dir("", *numbers)
-    location, subject, action = numbers
-    return layouts.avia_relative_dir(location, subject, action + 1)
+def detect_flavour(root: str | os.PathLike) -> str:
+    flavours = [flavour for flavour in DATASETS if find_recording_dirs(root, flavour)]
+    if len(flavours) != 1:
+        what = "recordings of both flavours" if flavours else "no recording directories"
+        trees = ", ".join(f"{spec.flavour.upper()}: {spec.describe_tree()}" for spec in DATASETS.values())
+        raise ValueError(f"{root}: {what} ({trees}); name the flavour with --flavour")
+    return flavours[0]
 
 
 @dataclasses.dataclass(frozen=True)
 class Recording:
-    layout: str
+    flavour: str
     relative: Path
     numbers: tuple[int, ...]
     mat_dir: Path  # the recording's directory in the .mat tree
@@ -124,32 +107,32 @@ class Recording:
     seconds: int  # records it converts to
 
     @property
+    def spec(self) -> DatasetSpec:
+        return dataset_spec(self.flavour)
+
+    @property
     def labels(self) -> dict[str, int]:
-        return labels_of(self.layout, self.numbers)
+        return self.spec.raw_labels(self.numbers)
 
     def modality_dir(self, name: str) -> Path:
-        return (self.mat_dir if name == MFCC_DIR else self.raw_dir) / name
+        return (self.mat_dir if name == ACOUSTIC_IMAGE_DIR else self.raw_dir) / name
 
     def frame_file(self, name: str, number: int) -> Path:
-        namer = {
-            MFCC_DIR: layouts.mat_name,
-            AUDIO_DIR: layouts.dc_name if self.layout == ACIVW else layouts.npy_name,
-            VIDEO_DIR: layouts.bmp_name if self.layout == ACIVW else layouts.jpeg_name,
-        }[name]
-        return self.modality_dir(name) / namer(number)
+        return self.modality_dir(name) / FILE_NAMES[suffixes(self.spec)[name]](number)
 
     def record_path(self, out_root: str | os.PathLike, second: int) -> Path:
-        return Path(out_root) / output_dir(self.layout, self.numbers) / record_name(second)
+        return Path(out_root) / self.spec.converted_dir(self.numbers) / record_name(second)
 
     def beamformed(self, modalities: tuple[str, ...]) -> bool:
         """Whether its acoustic images must come from its audio: it has no MFCC_Image."""
-        return AUDIO_IMAGE in modalities and not self.modality_dir(MFCC_DIR).is_dir()
+        return ACOUSTIC_IMAGE in modalities and not self.modality_dir(ACOUSTIC_IMAGE_DIR).is_dir()
 
     def frame_numbers(self, second: int, file_count: int) -> list[int]:
-        """File numbers (from 1) of the 12 frames of one record; AVIA wraps around."""
+        """File numbers (from 1) of the 12 frames of one record; a flavour whose recordings
+        all convert to the same seconds (AVIA) wraps around."""
         first = second * FRAMES_PER_RECORD
         indices = range(first, first + FRAMES_PER_RECORD)
-        if self.layout == AVIA:
+        if self.spec.record_seconds is not None:
             return [index % file_count + 1 for index in indices]
         return [index + 1 for index in indices]
 
@@ -173,8 +156,8 @@ def read_video_time(recording_dir: Path) -> int:
 def needed_dirs(modalities: tuple[str, ...], beamform_missing_images: bool) -> list[str]:
     """The raw directories that the modalities are read from."""
     needed = []
-    if AUDIO_IMAGE in modalities:
-        needed.append(AUDIO_DIR if beamform_missing_images else MFCC_DIR)
+    if ACOUSTIC_IMAGE in modalities:
+        needed.append(AUDIO_DIR if beamform_missing_images else ACOUSTIC_IMAGE_DIR)
     if AUDIO_DATA in modalities and AUDIO_DIR not in needed:
         needed.append(AUDIO_DIR)
     if VIDEO in modalities:
@@ -185,30 +168,31 @@ def needed_dirs(modalities: tuple[str, ...], beamform_missing_images: bool) -> l
 def discover(
     mat_root: str | os.PathLike,
     raw_root: str | os.PathLike,
-    layout: str,
+    flavour: str,
     modalities: tuple[str, ...],
     beamform: bool,
 ) -> tuple[list[Recording], list[RawDataError]]:
     """The recordings to convert, and the problems of those that cannot be."""
-    relatives = dict(find_recording_dirs(mat_root, layout))
-    relatives.update(find_recording_dirs(raw_root, layout))
+    relatives = dict(find_recording_dirs(mat_root, flavour))
+    relatives.update(find_recording_dirs(raw_root, flavour))
+    record_seconds = dataset_spec(flavour).record_seconds
     recordings, problems = [], []
     for relative, numbers in sorted(relatives.items(), key=lambda item: str(item[0])):
         mat_dir, raw_dir = Path(mat_root) / relative, Path(raw_root) / relative
         try:
-            probe = Recording(layout, relative, numbers, mat_dir, raw_dir, 0)
+            probe = Recording(flavour, relative, numbers, mat_dir, raw_dir, 0)
             for name in needed_dirs(modalities, beamform and probe.beamformed(modalities)):
                 if not probe.modality_dir(name).is_dir():
-                    hint = " (--beamform computes acoustic images from 128-microphone audio)"
-                    problem = "missing directory" + hint * (name == MFCC_DIR)
+                    hint = f" (--beamform computes acoustic images from {NUM_MICS}-microphone audio)"
+                    problem = "missing directory" + hint * (name == ACOUSTIC_IMAGE_DIR)
                     raise RawDataError(probe.modality_dir(name), problem)
-            if layout == ACIVW:
+            if record_seconds is None:
                 # framecount.py writes beside the frames it counts, in the raw tree; the
                 # original converter looked in the .mat tree: either will do.
                 in_mat_tree = (mat_dir / VIDEO_TIME).exists() and not (raw_dir / VIDEO_TIME).exists()
                 seconds = read_video_time(mat_dir if in_mat_tree else raw_dir)
             else:
-                seconds = AVIA_SECONDS
+                seconds = record_seconds
             recordings.append(dataclasses.replace(probe, seconds=seconds))
         except RawDataError as err:
             problems.append(err)
@@ -221,65 +205,67 @@ def count_files(directory: Path, suffix: str) -> int:
 
 
 def check_file_counts(recording: Recording, dirs: list[str]) -> dict[str, int]:
-    """Files per modality directory; every modality must have one file per frame, and
-    ACIVW must have the frames its video_time.txt promises."""
-    suffixes = FILE_SUFFIXES[recording.layout]
-    counts = {name: count_files(recording.modality_dir(name), suffixes[name]) for name in dirs}
-    described = ", ".join(f"{name}/ holds {n} {suffixes[name]} files" for name, n in counts.items())
+    """Files per modality directory; every modality must have one file per frame, and a
+    recording converted to the seconds its video_time.txt counts (ACIVW's) the frames it promises."""
+    types = suffixes(recording.spec)
+    counts = {name: count_files(recording.modality_dir(name), types[name]) for name in dirs}
+    described = ", ".join(f"{name}/ holds {n} {types[name]} files" for name, n in counts.items())
     if len(set(counts.values())) > 1:
         raise RawDataError(recording.raw_dir, f"{described}: every modality needs one file per frame")
     count = next(iter(counts.values()))
-    needed = recording.seconds * FRAMES_PER_RECORD if recording.layout == ACIVW else 1
+    needed = recording.seconds * FRAMES_PER_RECORD if recording.spec.record_seconds is None else 1
     if count < needed:
         raise RawDataError(recording.raw_dir, f"{described}, but {recording.seconds} s need {needed} frames")
     return counts
 
 
-def acoustic_image(path: Path, layout: str, strict_shapes: bool) -> tuple[np.ndarray, bool]:
+def acoustic_image(path: Path, spec: DatasetSpec, strict_shapes: bool) -> tuple[np.ndarray, bool]:
     """One acoustic image 36 x 48 x 12 float32, and whether it was zero padded.
 
     AVIA's converter cast float64 to float32 and zero padded smaller images at the front of
     each axis, and so do we, unless `strict_shapes`; (A)'s converter stored what it read,
     so an ACIVW image must have the record's shape, and float64 only values float32 holds.
     """
-    pads = layout == AVIA and not strict_shapes
-    image = layouts.read_mat(path, round_to_float32=layout == AVIA)
-    if image.shape == AUDIO_IMAGE_SHAPE:
+    pads = spec.pads_acoustic_images and not strict_shapes
+    image = read_mat(path, round_to_float32=spec.rounds_acoustic_images)
+    if image.shape == ACOUSTIC_IMAGE_SHAPE:
         return image, False
-    if pads and all(size <= target for size, target in zip(image.shape, AUDIO_IMAGE_SHAPE)):
-        pad = [(target - size, 0) for target, size in zip(AUDIO_IMAGE_SHAPE, image.shape)]
+    if pads and all(size <= target for size, target in zip(image.shape, ACOUSTIC_IMAGE_SHAPE)):
+        pad = [(target - size, 0) for target, size in zip(ACOUSTIC_IMAGE_SHAPE, image.shape)]
         return np.pad(image, pad), True
     if pads:
-        problem = f"larger than {AUDIO_IMAGE_SHAPE} (smaller ones are zero padded, as AVIA's converter did)"
+        problem = f"larger than {ACOUSTIC_IMAGE_SHAPE} (smaller ones are zero padded, as AVIA's converter did)"
     else:
-        problem = f"expected {AUDIO_IMAGE_SHAPE}" + " (--strict_shapes: not zero padded)" * (layout == AVIA)
-    raise RawDataError(path, f"MFCC has shape {image.shape}, {problem}")
+        problem = f"expected {ACOUSTIC_IMAGE_SHAPE}" + " (--strict_shapes: not zero padded)" * spec.pads_acoustic_images
+    raise RawDataError(path, f"{MAT_KEY} has shape {image.shape}, {problem}")
 
 
-def acivw_frame(path: Path) -> np.ndarray:
-    """ACIVW's frame resize: short side to 224, sizes truncated, OpenCV's bicubic (so the
-    pixels equal those of the original converter)."""
-    frame = layouts.read_image(path)
+def resized_frame(path: Path, spec: DatasetSpec) -> np.ndarray:
+    """A frame resized as (A)'s converter did: short side to the records', sizes truncated,
+    OpenCV's bicubic (so the pixels equal those of the original converter)."""
+    frame = read_image(path)
     height, width = frame.shape[:2]
-    scale = ACIVW_SHORT_SIDE / min(height, width)
+    scale = spec.record_short_side / min(height, width)
     resized = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_CUBIC)
-    if resized.shape != VIDEO_SHAPES[ACIVW]:
+    if resized.shape != spec.record_video_shape:
+        record_height, record_width = spec.record_video_shape[:2]
         raise RawDataError(path, f"a frame of {height} x {width} resizes to {resized.shape[0]} x {resized.shape[1]}, "
-                                 f"ACIVW records hold {VIDEO_SHAPES[ACIVW][0]} x {VIDEO_SHAPES[ACIVW][1]} (3:4 frames)")
+                                 f"{spec.flavour.upper()} records hold {record_height} x {record_width} (3:4 frames)")
     return resized
 
 
-def avia_frame(path: Path, raw_video: bool) -> bytes | np.ndarray:
-    """An AVIA frame: its JPEG file, checked by decoding it whole; with `raw_video` its
+def camera_file_frame(path: Path, spec: DatasetSpec, raw_video: bool) -> bytes | np.ndarray:
+    """A frame as the camera's JPEG file, checked by decoding it whole; with `raw_video` its
     pixels as RGB, decoded by OpenCV as (B)'s published converter did (`cv2.imread`)."""
-    data, pixels = layouts.read_jpeg(path)
-    height, width = VIDEO_SHAPES[AVIA][:2]
-    if pixels.shape != VIDEO_SHAPES[AVIA]:
-        raise RawDataError(path, f"frame is {pixels.shape[0]} x {pixels.shape[1]}, AVIA frames are {height} x {width}")
+    data, pixels = read_jpeg(path)
+    height, width = spec.record_video_shape[:2]
+    if pixels.shape != spec.record_video_shape:
+        raise RawDataError(path, f"frame is {pixels.shape[0]} x {pixels.shape[1]}, {spec.flavour.upper()} frames are "
+                                 f"{height} x {width}")
     if not raw_video:
         return data
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.shape != VIDEO_SHAPES[AVIA]:
+    if bgr is None or bgr.shape != spec.record_video_shape:
         raise RawDataError(path, f"OpenCV cannot decode it as a {height} x {width} frame")
     return bgr[..., ::-1]
 
@@ -304,7 +290,7 @@ def _beamformed(audio: list[np.ndarray], paths: list[Path], geometry_path: str) 
             raise RawDataError(path, problem)
     images = acoustic_images(np.stack(audio), geometry)
     for image, path in zip(images, paths):
-        problem = layouts.non_finite(image)
+        problem = non_finite(image)
         if problem:
             raise RawDataError(path, f"its beamformed acoustic image has {problem}")
     return images
@@ -326,35 +312,33 @@ def read_second(
 
     arrays: dict = {}
     padded = set()
+    spec = recording.spec
     modalities = options.modalities
     beamform = recording.beamformed(modalities)
     if AUDIO_DATA in modalities or beamform:
         files = paths(AUDIO_DIR)
-        reader = layouts.read_dc if recording.layout == ACIVW else layouts.read_npy
-        audio = [reader(path) for path in files]
+        audio = [AUDIO_READERS[spec.audio_suffix](path) for path in files]
         _same_shapes([a.shape for a in audio], files, "audio of shape")
         if AUDIO_DATA in modalities:
-            # The original ACIVW converter kept microphone 0 of the 128.
-            kept = [a[:1] for a in audio] if recording.layout == ACIVW else audio
-            arrays[AUDIO_DATA] = np.stack(kept)
+            arrays[AUDIO_DATA] = np.stack([a[:spec.record_mics] for a in audio])
         if beamform:
             if options.geometry_path is None:
                 problem = "missing directory, and no array geometry to beamform"
-                raise RawDataError(recording.modality_dir(MFCC_DIR), problem)
-            arrays[AUDIO_IMAGE] = _beamformed(audio, files, options.geometry_path)
-    if AUDIO_IMAGE in modalities and not beamform:
+                raise RawDataError(recording.modality_dir(ACOUSTIC_IMAGE_DIR), problem)
+            arrays[ACOUSTIC_IMAGE] = _beamformed(audio, files, options.geometry_path)
+    if ACOUSTIC_IMAGE in modalities and not beamform:
         images = []
-        for path in paths(MFCC_DIR):
-            image, was_padded = acoustic_image(path, recording.layout, options.strict_shapes)
+        for path in paths(ACOUSTIC_IMAGE_DIR):
+            image, was_padded = acoustic_image(path, spec, options.strict_shapes)
             images.append(image)
             if was_padded:
                 padded.add(path)
-        arrays[AUDIO_IMAGE] = np.stack(images)
+        arrays[ACOUSTIC_IMAGE] = np.stack(images)
     if VIDEO in modalities:
-        if recording.layout == ACIVW:
-            arrays[VIDEO] = np.stack([acivw_frame(path) for path in paths(VIDEO_DIR)])
-        else:
-            frames = [avia_frame(path, options.raw_video) for path in paths(VIDEO_DIR)]
+        if spec.keeps_video_files:
+            frames = [camera_file_frame(path, spec, options.raw_video) for path in paths(VIDEO_DIR)]
             arrays[VIDEO] = np.stack(frames) if options.raw_video else frames
-            arrays["video_shape"] = VIDEO_SHAPES[AVIA]
+            arrays["video_shape"] = spec.record_video_shape
+        else:
+            arrays[VIDEO] = np.stack([resized_frame(path, spec) for path in paths(VIDEO_DIR)])
     return arrays, padded

@@ -7,33 +7,28 @@ Inputs a sample can hold (any subset, all from one time window):
     audio           int32 (12,288 L, audio_mics): the raw microphone samples at 12,288 Hz
     waveform        float32 (22,050 L, 1): microphone 0 resampled, peak-normalised (SoundNet)
     spectrogram     float32 (T, 1, 257): STFT magnitude of the waveform (HearNet)
-where L is `sample_length` in seconds. Labels are one-hot float32 under the names of
-`LABELS`, and every sample carries `recording` (its directory, string) and `first_second`
-(the number s of its first record `Data_{s:03d}.tfrecord`, int32).
+where L is `sample_length` in seconds. Labels are one-hot float32 under their loader names
+(the `labels` of the flavour's spec, `dataloader.datasets`), and every sample carries
+`recording` (its directory, string) and `first_second` (the number s of its first record
+`Data_{s:03d}.tfrecord`, int32).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from dataloader.schema import ACIVW, AUDIO_DATA, AUDIO_IMAGE, AUDIO_SAMPLES, AVIA, FLAVOURS, FRAMES_PER_RECORD, VIDEO
+from dataloader.camera import SAMPLE_RATE
+from dataloader.datasets import ACIVW_SPEC, FLAVOURS, DatasetSpec, Label, dataset_spec
+from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, MODALITIES, VIDEO
 
-ACOUSTIC_IMAGE, VIDEO_FRAMES, AUDIO = "acoustic_image", "video", "audio"
+# Inputs; the acoustic images keep their modality's name (`schema.ACOUSTIC_IMAGE`).
+VIDEO_FRAMES, AUDIO = "video", "audio"
 WAVEFORM, SPECTROGRAM = "waveform", "spectrogram"
 INPUTS = (ACOUSTIC_IMAGE, VIDEO_FRAMES, AUDIO, WAVEFORM, SPECTROGRAM)
-MODALITY_OF = {ACOUSTIC_IMAGE: AUDIO_IMAGE, VIDEO_FRAMES: VIDEO, AUDIO: AUDIO_DATA, WAVEFORM: AUDIO_DATA,
+MODALITY_OF = {ACOUSTIC_IMAGE: ACOUSTIC_IMAGE, VIDEO_FRAMES: VIDEO, AUDIO: AUDIO_DATA, WAVEFORM: AUDIO_DATA,
                SPECTROGRAM: AUDIO_DATA}
 RECORDING, FIRST_SECOND = "recording", "first_second"
 
-# (context key, output name, one-hot depth). ACIVW's `location` is the video's number inside
-# its class, so it is output as `video_index`; the depths are the originals'.
-LABELS = {
-    ACIVW: (("classes", "classes", 10), ("location", "video_index", 61)),
-    AVIA: (("action", "action", 14), ("location", "location", 3), ("subject", "subject", 9)),
-}
-
-RECORD_RATE = FRAMES_PER_RECORD * AUDIO_SAMPLES  # 12,288 Hz: 12 frames of 1024 samples a second
 WAVEFORM_RATE = 22_050
-RGB_MEAN = (123.68, 116.78, 103.94)  # ImageNet means in R, G, B order; frames are decoded as RGB
 NORMALISATIONS = ("mean_std", "min_max")
 RESAMPLERS = ("sinc", "tfio")
 
@@ -82,14 +77,14 @@ class LoaderConfig:
     seed: int = 0
     nr_frames: int | None = None
     video_short_side: int | None = None
-    video_size: tuple[int, int] = (224, 298)
+    video_size: tuple[int, int] = ACIVW_SPEC.video_size  # ACIVW's by default, whatever the flavour
     flip_acoustic_images: bool = False
     acoustic_image_stats_path: str | None = None
     mirror: bool = False
     audio_mics: int = 1
     resampler: str = "sinc"
     frame_length: int = 440
-    frame_step: int = 219
+    frame_step: int = ACIVW_SPEC.spectrogram_step  # likewise
     fft_length: int = 512
     normalisation: str | None = None
     stats_path: str | None = None
@@ -123,7 +118,7 @@ class LoaderConfig:
     def modalities(self) -> tuple[str, ...]:
         """The record modalities the inputs are made from, in schema order."""
         needed = {MODALITY_OF[name] for name in self.inputs}
-        return tuple(m for m in (AUDIO_IMAGE, AUDIO_DATA, VIDEO) if m in needed)
+        return tuple(m for m in MODALITIES if m in needed)
 
     @property
     def frames_per_sample(self) -> int:
@@ -135,7 +130,7 @@ class LoaderConfig:
 
     @property
     def audio_length(self) -> int:
-        return RECORD_RATE * self.sample_length
+        return SAMPLE_RATE * self.sample_length
 
     @property
     def waveform_length(self) -> int:
@@ -150,8 +145,12 @@ class LoaderConfig:
         return self.fft_length // 2 + 1
 
     @property
-    def labels(self) -> tuple[tuple[str, str, int], ...]:
-        return LABELS[self.flavour]
+    def spec(self) -> DatasetSpec:
+        return dataset_spec(self.flavour)
+
+    @property
+    def labels(self) -> tuple[Label, ...]:
+        return self.spec.labels
 
     @property
     def batch_drops_remainder(self) -> bool:

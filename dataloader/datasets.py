@@ -12,10 +12,10 @@ AVIA (WACV 2020), a root of .mat files and a root of raw files with the same tre
     MAT/Location_{l:02d}/Subject_{s:02d}/Action_{a:03d}/MFCC_Image/Data_{i}.mat
     RAW/Location_{l:02d}/Subject_{s:02d}/Action_{a:03d}/audio/A_{i:06d}.npy   int32 (mics, 1024)
     RAW/Location_{l:02d}/Subject_{s:02d}/Action_{a:03d}/video/I_{i:06d}.jpeg  480 x 640 JPEG
-Frame indices i start at 1 in every file name; classes c and actions a at 0; videos v,
-locations l and subjects s at 1 (as the original converters parse them). Converted, a
-recording's records go to the same relative directory, except that AVIA's converter
-numbers actions from 1.
+(the files: `dataloader.raw`). Frame indices i start at 1 in every file name; classes c and
+actions a at 0; videos v, locations l and subjects s at 1 (as the original converters parse
+them). Converted, a recording's records go to the same relative directory, except that
+AVIA's converter numbers actions from 1.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+
+from dataloader.camera import IMAGE_SIZE
 
 ACIVW, AVIA = "acivw", "avia"
 FLAVOURS = (ACIVW, AVIA)
@@ -41,14 +43,20 @@ class Label:
 
 @dataclasses.dataclass(frozen=True)
 class Level:
-    """One directory level of a raw tree: its name pattern (one number) and the first number."""
+    """One directory level of a raw tree: its name pattern (one number), the first number,
+    and the record label its number gives (see `DatasetSpec.raw_labels`)."""
 
     pattern: str  # a format with one integer field, e.g. "data_{:03d}"
     first: int
+    key: str
+
+    @property
+    def prefix(self) -> str:
+        return self.pattern.split("{")[0]
 
     @property
     def regex(self) -> re.Pattern:
-        return re.compile(re.escape(self.pattern.split("{")[0]) + r"(\d+)")
+        return re.compile(re.escape(self.prefix) + r"(\d+)")
 
     def name(self, number: int) -> str:
         return self.pattern.format(number)
@@ -73,14 +81,39 @@ class DatasetSpec:
     spectrogram_step: int  # the paper's HearNet spectrogram: frame step at 22,050 Hz ...
     spectrogram_normalisation: str  # ... and how it is normalised
     record_seconds: int | None = None  # every recording converts to this many seconds (shorter ones wrap)
+    two_roots: bool = False  # the .mat files ship in a root of their own, beside a root of the raw files
+    # Where the two original converters differed, ours follows each, so its records equal theirs:
+    record_mics: int | None = None  # microphones of the raw audio a record keeps (None: all it has)
+    pads_acoustic_images: bool = False  # smaller acoustic images are zero padded at the front of each axis
+    rounds_acoustic_images: bool = False  # float64 acoustic images are cast to float32, not refused if inexact
+    keeps_video_files: bool = False  # records hold the camera's JPEG files; else frames decoded and resized
     extra: dict = dataclasses.field(default_factory=dict)  # named facts of one dataset only
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def record_short_side(self) -> int:
+        """The short side of the frames the records hold (ACIVW's frames are resized to it)."""
+        return min(self.record_video_shape[:2])
+
+    @property
+    def class_level(self) -> int:
+        """The raw tree's level whose number is the class (ACIVW's class_K, AVIA's Action_NNN)."""
+        key = self.label(self.class_label).key
+        return next(i for i, level in enumerate(self.levels) if level.key == key)
+
     def label(self, name: str) -> Label:
         return next(label for label in self.labels if label.name == name)
+
+    def number(self, numbers: tuple[int, ...], key: str) -> int:
+        """The number of the level that gives label `key`, from a recording's numbers."""
+        return next(n for level, n in zip(self.levels, numbers) if level.key == key)
+
+    def describe_tree(self) -> str:
+        """The raw tree's directory levels, for messages: e.g. class_*/data_*."""
+        return "/".join(level.prefix + "*" for level in self.levels)
 
     def relative_dir(self, numbers: tuple[int, ...]) -> Path:
         """A recording's directory in its raw tree, relative to the root."""
@@ -103,7 +136,7 @@ ACIVW_SPEC = DatasetSpec(
     class_names=("train", "boat", "drone", "fountain", "drill", "razor", "hair_dryer", "hoover", "shopping_cart",
                  "traffic"),
     identity=("classes", "video_index"),
-    levels=(Level("class_{}", 0), Level("data_{:03d}", 1)),
+    levels=(Level("class_{}", 0, "classes"), Level("data_{:03d}", 1, "location")),
     audio_suffix=".dc", video_suffix=".bmp",
     raw_labels=lambda numbers: {"classes": numbers[0], "location": numbers[1]},
     converted_numbers=lambda numbers: numbers,
@@ -111,6 +144,7 @@ ACIVW_SPEC = DatasetSpec(
     record_video_shape=(224, 298, 3),
     video_short_side=224, video_size=(224, 298),
     spectrogram_step=219, spectrogram_normalisation="mean_std",
+    record_mics=1,  # (A)'s converter kept microphone 0 of the 128
 )
 AVIA_SPEC = DatasetSpec(
     flavour=AVIA, title="AVIA (WACV 2020)",
@@ -120,14 +154,18 @@ AVIA_SPEC = DatasetSpec(
                  "knocking", "hammering", "peanut_breaking", "paper_ripping", "plastic_crumpling", "paper_shaking",
                  "stick_dropping"),
     identity=("action", "location", "subject"),
-    levels=(Level("Location_{:02d}", 1), Level("Subject_{:02d}", 1), Level("Action_{:03d}", 0)),
+    levels=(Level("Location_{:02d}", 1, "location"), Level("Subject_{:02d}", 1, "subject"),
+            Level("Action_{:03d}", 0, "action")),
     audio_suffix=".npy", video_suffix=".jpeg",
     raw_labels=lambda numbers: {"action": numbers[2], "location": numbers[0] - 1, "subject": numbers[1] - 1},
     converted_numbers=lambda numbers: (numbers[0], numbers[1], numbers[2] + 1),
-    record_video_shape=(480, 640, 3),
+    record_video_shape=(*IMAGE_SIZE, 3),  # the camera's frames
     video_short_side=256, video_size=(224, 224),
     spectrogram_step=220, spectrogram_normalisation="min_max",
     record_seconds=30,
+    pads_acoustic_images=True, rounds_acoustic_images=True,  # as (B)'s converter cast and padded them
+    keeps_video_files=True,  # (B)'s published converter decoded them, which --raw_video repeats
+    two_roots=True,
     extra={"locations": ("anechoic", "office", "outdoor")},
 )
 DATASETS = {ACIVW: ACIVW_SPEC, AVIA: AVIA_SPEC}

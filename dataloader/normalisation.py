@@ -10,7 +10,6 @@ from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, LoaderConfig
 
 # The loader settings a spectrogram's statistics hold, which the loader must share.
 SETTINGS = {SPECTROGRAM: ("frame_length", "frame_step", "fft_length", "sample_length"), ACOUSTIC_IMAGE: ()}
-ACOUSTIC_COEFFICIENTS = COEFFICIENTS
 VALUES = ("mean", "std", "min", "max")
 
 
@@ -34,7 +33,7 @@ def _load(path: str, input_name: str, config: LoaderConfig, shift_key: str, scal
                 raise ValueError(f"{path}: statistics of other settings: {', '.join(wrong)}")
             shift = stats[shift_key]
             scale = stats[scale_key] if scale_key else stats["max"] - stats["min"]
-            channels = config.spectrogram_bins if input_name == SPECTROGRAM else ACOUSTIC_COEFFICIENTS
+            channels = config.spectrogram_bins if input_name == SPECTROGRAM else COEFFICIENTS
             if shift.shape != (channels,) or scale.shape != (channels,):
                 raise ValueError(f"{path}: statistics of {shift.shape} {input_name} channels, not of ({channels},)")
             if non_finite := count_non_finite(stats):

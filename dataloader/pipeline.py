@@ -38,12 +38,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from dataloader import audio, schema, video
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, SAMPLE_RATE
 from dataloader.config import (
-    ACOUSTIC_IMAGE,
     AUDIO,
     DEFAULT_THROUGHPUT,
     FIRST_SECOND,
-    RECORD_RATE,
     RECORDING,
     SPECTROGRAM,
     VIDEO_FRAMES,
@@ -53,7 +52,7 @@ from dataloader.config import (
     Throughput,
 )
 from dataloader.normalisation import load_acoustic_image_normalisation, load_normalisation
-from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
+from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
 from dataloader.windows import MIRROR, PATHS, find_clips, read_list, window_dataset, windows_per_epoch
 
 if TYPE_CHECKING:
@@ -163,11 +162,11 @@ def _decode_acoustic_image(config: LoaderConfig) -> Step:
 
     def decode(features: Features) -> Features:
         features = dict(features)
-        sizes = [features.pop(key) for key in schema.SIZE_KEYS[AUDIO_IMAGE]]
-        ok = tf.reduce_all(tf.equal(tf.stack(sizes), AUDIO_IMAGE_SHAPE))
-        with tf.control_dependencies([_check(ok, f"acoustic images are not {AUDIO_IMAGE_SHAPE}", features)]):
-            images = _decode_raw(features, AUDIO_IMAGE, tf.float32, sizes)
-        features[ACOUSTIC_IMAGE] = tf.ensure_shape(images, [config.frames_per_sample, *AUDIO_IMAGE_SHAPE])
+        sizes = [features.pop(key) for key in schema.SIZE_KEYS[ACOUSTIC_IMAGE]]
+        ok = tf.reduce_all(tf.equal(tf.stack(sizes), ACOUSTIC_IMAGE_SHAPE))
+        with tf.control_dependencies([_check(ok, f"acoustic images are not {ACOUSTIC_IMAGE_SHAPE}", features)]):
+            images = _decode_raw(features, ACOUSTIC_IMAGE, tf.float32, sizes)
+        features[ACOUSTIC_IMAGE] = tf.ensure_shape(images, [config.frames_per_sample, *ACOUSTIC_IMAGE_SHAPE])
         return features
 
     return decode
@@ -179,8 +178,8 @@ def _decode_audio(config: LoaderConfig) -> Step:
     def decode(features: Features) -> Features:
         features = dict(features)
         mics, samples = (features.pop(key) for key in schema.SIZE_KEYS[AUDIO_DATA])
-        ok = tf.logical_and(tf.equal(samples, AUDIO_SAMPLES), tf.greater_equal(mics, config.audio_mics))
-        problem = f"audio frames are not {AUDIO_SAMPLES} samples of at least {config.audio_mics} microphone(s)"
+        ok = tf.logical_and(tf.equal(samples, FRAME_SAMPLES), tf.greater_equal(mics, config.audio_mics))
+        problem = f"audio frames are not {FRAME_SAMPLES} samples of at least {config.audio_mics} microphone(s)"
         with tf.control_dependencies([_check(ok, problem, features)]):
             features[AUDIO_FRAMES] = _decode_raw(features, AUDIO_DATA, tf.int32, [mics, samples])
         return features
@@ -253,7 +252,7 @@ def _waveform(config: LoaderConfig) -> Step:
     def waveform(features: Features) -> Features:
         mic0 = tf.reshape(features[AUDIO_FRAMES][:, 0, :], [config.audio_length])
         signal = tf.cast(mic0, tf.float32) / 2.0**31
-        resampled = audio.resample(signal, RECORD_RATE, WAVEFORM_RATE, config.resampler)
+        resampled = audio.resample(signal, SAMPLE_RATE, WAVEFORM_RATE, config.resampler)
         return {**features, WAVEFORM: audio.peak_normalise(resampled)[:, tf.newaxis]}
 
     return waveform
@@ -281,11 +280,11 @@ def _one_hot_labels(config: LoaderConfig) -> Step:
     def one_hot(features: Features) -> Features:
         features = dict(features)
         checks = []
-        for key, name, depth in config.labels:
-            value = features.pop(key)
-            in_range = tf.logical_and(value >= 0, value < depth)
-            checks.append(_check(in_range, f"label {key} is outside 0..{depth - 1}", features))
-            features[name] = tf.one_hot(value, depth)
+        for label in config.labels:
+            value = features.pop(label.key)
+            in_range = tf.logical_and(value >= 0, value < label.depth)
+            checks.append(_check(in_range, f"label {label.key} is outside 0..{label.depth - 1}", features))
+            features[label.name] = tf.one_hot(value, label.depth)
         with tf.control_dependencies(checks):
             return {key: tf.identity(value) for key, value in features.items()}
 
@@ -322,7 +321,7 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
 
 
 def output_keys(config: LoaderConfig) -> tuple[str, ...]:
-    return (*config.inputs, *(name for _, name, _ in config.labels), RECORDING, FIRST_SECOND)
+    return (*config.inputs, *(label.name for label in config.labels), RECORDING, FIRST_SECOND)
 
 
 def _compose(steps: Sequence[Step]) -> Step:

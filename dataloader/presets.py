@@ -1,4 +1,6 @@
-"""The loader settings of each stage of both papers, as training configurations.
+"""The loader settings of each stage of both papers, as training configurations. What
+belongs to a dataset (its video crop, spectrogram step and normalisation, recording length)
+is read from its spec (`dataloader.datasets`); the rest is each stage's recipe.
 
 Evaluate with `dataclasses.replace(preset, training=False)`; normalised spectrograms need
 `stats_path=` (see `dataloader.stats`). Acoustic images are used as stored: the original A
@@ -15,24 +17,25 @@ from __future__ import annotations
 import dataclasses
 
 from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
-from dataloader.schema import ACIVW, AVIA
+from dataloader.datasets import ACIVW, ACIVW_SPEC, AVIA, AVIA_SPEC
 
 # A: 2 s samples, one crop per video and epoch (the paper's recipe), ResNet18 frames 224 x 298.
 SELF_SUPERVISED_A = LoaderConfig(ACIVW, (ACOUSTIC_IMAGE, VIDEO_FRAMES), sample_length=2, training=True,
-                                 video_short_side=224, video_size=(224, 298))
-HEARNET_A = LoaderConfig(ACIVW, (SPECTROGRAM,), sample_length=2, training=True, frame_step=219,
-                         normalisation="mean_std")
+                                 video_short_side=ACIVW_SPEC.video_short_side, video_size=ACIVW_SPEC.video_size)
+HEARNET_A = LoaderConfig(ACIVW, (SPECTROGRAM,), sample_length=2, training=True,
+                         frame_step=ACIVW_SPEC.spectrogram_step, normalisation=ACIVW_SPEC.spectrogram_normalisation)
 TRANSFER_A = dataclasses.replace(SELF_SUPERVISED_A, inputs=(ACOUSTIC_IMAGE, VIDEO_FRAMES, SPECTROGRAM),
-                                 normalisation="mean_std")
+                                 normalisation=ACIVW_SPEC.spectrogram_normalisation)
 
 # B: 30 s recordings; the teacher sees 30 crops of 1 s, students 6 crops of 5 s.
-TEACHER_B = LoaderConfig(AVIA, (ACOUSTIC_IMAGE,), sample_length=1, total_length=30, number_of_crops=30,
-                         training=True)
-HEARNET_B = LoaderConfig(AVIA, (SPECTROGRAM,), sample_length=5, total_length=30, number_of_crops=6, training=True,
-                         frame_step=220, normalisation="min_max")
+TEACHER_B = LoaderConfig(AVIA, (ACOUSTIC_IMAGE,), sample_length=1, total_length=AVIA_SPEC.record_seconds,
+                         number_of_crops=30, training=True)
+HEARNET_B = LoaderConfig(AVIA, (SPECTROGRAM,), sample_length=5, total_length=AVIA_SPEC.record_seconds,
+                         number_of_crops=6, training=True, frame_step=AVIA_SPEC.spectrogram_step,
+                         normalisation=AVIA_SPEC.spectrogram_normalisation)
 SOUNDNET_B = dataclasses.replace(HEARNET_B, inputs=(WAVEFORM,), normalisation=None)
 RESNET50_B = dataclasses.replace(HEARNET_B, inputs=(VIDEO_FRAMES,), normalisation=None, nr_frames=5,
-                                 video_short_side=256, video_size=(224, 224))
+                                 video_short_side=AVIA_SPEC.video_short_side, video_size=AVIA_SPEC.video_size)
 
 
 def _distillation(student: LoaderConfig) -> LoaderConfig:

@@ -7,12 +7,14 @@ second of recording, 12 frames. `read_record` reads it, and says what is wrong w
 that is missing, empty, truncated, corrupt or holds another number of records.
 
 Context, int64 scalars:
-    labels   ACIVW ("acivw"): `classes` (0-based class), `location` (the video's number
-             `data_NNN` inside its class, as the directory names it; not a place).
-             AVIA ("avia"): `action`, `location`, `subject`, all 0-based.
+    labels   the flavour's (`dataloader.datasets`). ACIVW ("acivw"): `classes` (0-based
+             class), `location` (the video's number `data_NNN` inside its class, as the
+             directory names it; not a place). AVIA ("avia"): `action`, `location`,
+             `subject`, all 0-based.
     sizes    `audio_image/{height,width,depth}`, `audio_data/{mics,samples}`,
              `video/{height,width,depth}`, each only if the record holds that modality.
-Sequence features, one bytes entry per frame, each only if the record holds the modality:
+Sequence features, one bytes entry per frame, each only if the record holds the modality
+(the acoustic image's keys keep the original converters' name for it, `audio_image`):
     `audio/image`  float32 little-endian, C order (height, width, depth): 36 x 48 x 12
     `audio/data`   int32 little-endian, C order (mics, samples): 1 x 1024 as converted
     `video/image`  raw uint8 pixels (height, width, depth) in BGR order, or a JPEG file
@@ -38,36 +40,32 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dataloader.camera import FRAMES_PER_SECOND
+from dataloader.datasets import dataset_spec
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
-ACIVW, AVIA = "acivw", "avia"
-FLAVOURS = (ACIVW, AVIA)
-LABEL_KEYS = {ACIVW: ("classes", "location"), AVIA: ("action", "location", "subject")}
-
-AUDIO_IMAGE, AUDIO_DATA, VIDEO = "audio_image", "audio_data", "video"
+ACOUSTIC_IMAGE, AUDIO_DATA, VIDEO = "acoustic_image", "audio_data", "video"
 # The position of a modality is its number on the converters' command line (--modalities 0 1 2).
-MODALITIES = (AUDIO_IMAGE, AUDIO_DATA, VIDEO)
+MODALITIES = (ACOUSTIC_IMAGE, AUDIO_DATA, VIDEO)
 SIZE_KEYS = {
-    AUDIO_IMAGE: ("audio_image/height", "audio_image/width", "audio_image/depth"),
+    ACOUSTIC_IMAGE: ("audio_image/height", "audio_image/width", "audio_image/depth"),
     AUDIO_DATA: ("audio_data/mics", "audio_data/samples"),
     VIDEO: ("video/height", "video/width", "video/depth"),
 }
-SEQUENCE_KEYS = {AUDIO_IMAGE: "audio/image", AUDIO_DATA: "audio/data", VIDEO: "video/image"}
-DTYPES = {AUDIO_IMAGE: np.dtype("<f4"), AUDIO_DATA: np.dtype("<i4"), VIDEO: np.dtype("u1")}
+SEQUENCE_KEYS = {ACOUSTIC_IMAGE: "audio/image", AUDIO_DATA: "audio/data", VIDEO: "video/image"}
+DTYPES = {ACOUSTIC_IMAGE: np.dtype("<f4"), AUDIO_DATA: np.dtype("<i4"), VIDEO: np.dtype("u1")}
 
-FRAMES_PER_RECORD = 12
-AUDIO_IMAGE_SHAPE = (36, 48, 12)
-AUDIO_SAMPLES = 1024
-VIDEO_SHAPES = {ACIVW: (224, 298, 3), AVIA: (480, 640, 3)}
+FRAMES_PER_RECORD = FRAMES_PER_SECOND  # a record is one second
 COMPRESSION = "GZIP"
 GZIP_MAGIC = b"\x1f\x8b"
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's default (islow), which PIL and OpenCV decode with too
 
 
-def _check_flavour(flavour: str) -> None:
-    if flavour not in FLAVOURS:
-        raise ValueError(f"unknown flavour {flavour!r}; known: {', '.join(FLAVOURS)}")
+def label_keys(flavour: str) -> tuple[str, ...]:
+    """The context keys of a flavour's labels, in the records' order."""
+    return tuple(label.key for label in dataset_spec(flavour).labels)
 
 
 def modalities_from_flags(flags: Iterable[int] | None) -> tuple[str, ...]:
@@ -87,8 +85,7 @@ def modalities_from_flags(flags: Iterable[int] | None) -> tuple[str, ...]:
 def context_spec(flavour: str, modalities: Sequence[str] = MODALITIES) -> dict[str, tf.io.FixedLenFeature]:
     import tensorflow as tf
 
-    _check_flavour(flavour)
-    keys = list(LABEL_KEYS[flavour]) + [key for m in modalities for key in SIZE_KEYS[m]]
+    keys = list(label_keys(flavour)) + [key for m in modalities for key in SIZE_KEYS[m]]
     return {key: tf.io.FixedLenFeature([], tf.int64) for key in keys}
 
 
@@ -124,28 +121,28 @@ def make_sequence_example(
     flavour: str,
     labels: Mapping[str, int],
     *,
-    audio_image: np.ndarray | None = None,
+    acoustic_image: np.ndarray | None = None,
     audio_data: np.ndarray | None = None,
     video: np.ndarray | Sequence[bytes] | None = None,
     video_shape: tuple[int, int, int] | None = None,
 ) -> tf.train.SequenceExample:
     """One record from arrays of 12 frames, holding the modalities that are given.
 
-    audio_image: float32 (12, height, width, depth); audio_data: int32 (12, mics, samples);
+    acoustic_image: float32 (12, height, width, depth); audio_data: int32 (12, mics, samples);
     video: uint8 RGB (12, height, width, 3), stored raw (as BGR), or 12 JPEG files as bytes,
     stored as they are, with their decoded `video_shape` (height, width, depth).
     """
     import tensorflow as tf
 
-    _check_flavour(flavour)
-    if set(labels) != set(LABEL_KEYS[flavour]):
-        raise ValueError(f"{flavour} records need labels {LABEL_KEYS[flavour]}, got {tuple(labels)}")
-    context = {key: _int64(labels[key]) for key in LABEL_KEYS[flavour]}
+    keys = label_keys(flavour)
+    if set(labels) != set(keys):
+        raise ValueError(f"{flavour} records need labels {keys}, got {tuple(labels)}")
+    context = {key: _int64(labels[key]) for key in keys}
     lists = {}
-    if audio_image is not None:
-        images = _frames_array(AUDIO_IMAGE, audio_image, 4)
-        context.update(zip(SIZE_KEYS[AUDIO_IMAGE], map(_int64, images.shape[1:])))
-        lists[SEQUENCE_KEYS[AUDIO_IMAGE]] = _bytes_list(frame.tobytes() for frame in images)
+    if acoustic_image is not None:
+        images = _frames_array(ACOUSTIC_IMAGE, acoustic_image, 4)
+        context.update(zip(SIZE_KEYS[ACOUSTIC_IMAGE], map(_int64, images.shape[1:])))
+        lists[SEQUENCE_KEYS[ACOUSTIC_IMAGE]] = _bytes_list(frame.tobytes() for frame in images)
     if audio_data is not None:
         audio = _frames_array(AUDIO_DATA, audio_data, 3)
         context.update(zip(SIZE_KEYS[AUDIO_DATA], map(_int64, audio.shape[1:])))
@@ -219,7 +216,7 @@ def parse_sequence_example(
     """One serialized record -> a dict of tensors; works eagerly and inside tf.data.
 
     Keys: the flavour's labels and the size keys of the modalities (int64 scalars), and
-    `audio_image` float32 (T, height, width, depth), `audio_data` int32 (T, mics, samples),
+    `acoustic_image` float32 (T, height, width, depth), `audio_data` int32 (T, mics, samples),
     `video` uint8 RGB (T, height, width, 3), or its encoded frames (T,) string if not
     `decode_video` (then decode the frames you keep with `decode_video_frames`).
     """
@@ -231,9 +228,9 @@ def parse_sequence_example(
         sequence_features=sequence_spec(modalities),
     )
     parsed = dict(context)
-    if AUDIO_IMAGE in modalities:
-        parsed[AUDIO_IMAGE] = decode_raw_frames(sequence[SEQUENCE_KEYS[AUDIO_IMAGE]], tf.float32,
-                                                [context[key] for key in SIZE_KEYS[AUDIO_IMAGE]])
+    if ACOUSTIC_IMAGE in modalities:
+        parsed[ACOUSTIC_IMAGE] = decode_raw_frames(sequence[SEQUENCE_KEYS[ACOUSTIC_IMAGE]], tf.float32,
+                                                   [context[key] for key in SIZE_KEYS[ACOUSTIC_IMAGE]])
     if AUDIO_DATA in modalities:
         parsed[AUDIO_DATA] = decode_raw_frames(sequence[SEQUENCE_KEYS[AUDIO_DATA]], tf.int32,
                                                [context[key] for key in SIZE_KEYS[AUDIO_DATA]])

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dataloader.camera import COEFFICIENTS
 from dataloader.config import (
     ACOUSTIC_IMAGE,
     DEFAULT_THROUGHPUT,
@@ -55,8 +56,8 @@ from dataloader.config import (
     LoaderConfig,
     Throughput,
 )
+from dataloader.datasets import FLAVOURS
 from dataloader.normalisation import (
-    ACOUSTIC_COEFFICIENTS,
     SETTINGS,
     NonFiniteStatisticsError,
     count_non_finite,
@@ -135,7 +136,7 @@ def compute_statistics(
         raise ValueError(f"no statistics for input {input_name!r}: one of {tuple(SETTINGS)}")
     config = dataclasses.replace(config, inputs=(input_name,), training=False, normalisation=None, stats_path=None,
                                  acoustic_image_stats_path=None)
-    channels = config.spectrogram_bins if input_name == SPECTROGRAM else ACOUSTIC_COEFFICIENTS
+    channels = config.spectrogram_bins if input_name == SPECTROGRAM else COEFFICIENTS
     source = provenance(records, config, root, input_name, max_records)
     paths = _spread_evenly(record_paths(records, root), max_records)
     count, windows, non_finite, first_non_finite = 0, 0, 0, ""
@@ -194,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--input", choices=tuple(SETTINGS), default=SPECTROGRAM)
     parser.add_argument("--preset", choices=spectrogram_presets,
                         help="the loader settings spectrogram statistics are for (needed with --input spectrogram)")
-    parser.add_argument("--flavour", choices=("acivw", "avia"),
+    parser.add_argument("--flavour", choices=FLAVOURS,
                         help="acoustic images: the list's dataset flavour (default: recognised from the list)")
     parser.add_argument("--out", required=True, help="the .npz file to write")
     parser.add_argument("--root", help="the directory relative paths in the list are relative to")

@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from dataloader import schema
-from dataloader.config import LABELS
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES
+from dataloader.datasets import FLAVOURS, dataset_spec
 from dataloader.pipeline import describe_read_error
-from dataloader.schema import AUDIO_DATA, AUDIO_IMAGE, AUDIO_IMAGE_SHAPE, AUDIO_SAMPLES, FRAMES_PER_RECORD, VIDEO
+from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
 from dataloader.windows import detect_flavour, read_list
 
 
@@ -62,11 +63,11 @@ def _frames_problem(frames: np.ndarray, modality: str, sizes: tuple[int, ...]) -
 
 
 def _acoustic_image_problem(frames: np.ndarray, sizes: tuple[int, ...]) -> str:
-    if sizes != AUDIO_IMAGE_SHAPE:
-        return f"acoustic images are {' x '.join(map(str, sizes))}, the loader takes {AUDIO_IMAGE_SHAPE}"
-    if problem := _frames_problem(frames, AUDIO_IMAGE, sizes):
+    if sizes != ACOUSTIC_IMAGE_SHAPE:
+        return f"acoustic images are {' x '.join(map(str, sizes))}, the loader takes {ACOUSTIC_IMAGE_SHAPE}"
+    if problem := _frames_problem(frames, ACOUSTIC_IMAGE, sizes):
         return problem
-    images = np.frombuffer(b"".join(frames), schema.DTYPES[AUDIO_IMAGE]).reshape(len(frames), -1)
+    images = np.frombuffer(b"".join(frames), schema.DTYPES[ACOUSTIC_IMAGE]).reshape(len(frames), -1)
     bad = np.count_nonzero(~np.isfinite(images), axis=1)
     if bad.any():
         return f"acoustic images hold {bad.sum()} NaN or infinite values (the first in frame {np.flatnonzero(bad)[0]})"
@@ -75,8 +76,8 @@ def _acoustic_image_problem(frames: np.ndarray, sizes: tuple[int, ...]) -> str:
 
 def _audio_problem(frames: np.ndarray, sizes: tuple[int, ...]) -> str:
     mics, samples = sizes
-    if samples != AUDIO_SAMPLES or mics < 1:
-        return f"audio frames are {mics} microphone(s) x {samples} samples, the loader takes {AUDIO_SAMPLES} samples"
+    if samples != FRAME_SAMPLES or mics < 1:
+        return f"audio frames are {mics} microphone(s) x {samples} samples, the loader takes {FRAME_SAMPLES} samples"
     return _frames_problem(frames, AUDIO_DATA, sizes)
 
 
@@ -95,7 +96,7 @@ def _video_problem(frames: np.ndarray, sizes: tuple[int, ...]) -> str:
     return ""
 
 
-_MODALITY_PROBLEMS = {AUDIO_IMAGE: _acoustic_image_problem, AUDIO_DATA: _audio_problem, VIDEO: _video_problem}
+_MODALITY_PROBLEMS = {ACOUSTIC_IMAGE: _acoustic_image_problem, AUDIO_DATA: _audio_problem, VIDEO: _video_problem}
 
 
 def record_problem(serialized: bytes, flavour: str) -> str:
@@ -116,9 +117,9 @@ def record_problem(serialized: bytes, flavour: str) -> str:
             sequence_features=schema.sequence_spec(modalities))
     except tf.errors.OpError as err:
         return f"not a {flavour} record of {', '.join(modalities)} ({describe_read_error(err)})"
-    for key, _, depth in LABELS[flavour]:
-        if not 0 <= int(context[key]) < depth:
-            return f"label {key} {int(context[key])} is outside 0..{depth - 1}"
+    for label in dataset_spec(flavour).labels:
+        if not 0 <= int(context[label.key]) < label.depth:
+            return f"label {label.key} {int(context[label.key])} is outside 0..{label.depth - 1}"
     for modality in modalities:
         frames = sequences[schema.SEQUENCE_KEYS[modality]].numpy()
         if len(frames) != FRAMES_PER_RECORD:
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("list", help="a list file: one record path per line")
     parser.add_argument("--root", help="the directory relative paths in the list are relative to")
-    parser.add_argument("--flavour", choices=schema.FLAVOURS, help="the records' dataset (default: told by the list)")
+    parser.add_argument("--flavour", choices=FLAVOURS, help="the records' dataset (default: told by the list)")
     parser.add_argument("--workers", type=int, default=1, help="files checked at once (threads)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

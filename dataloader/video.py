@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dataloader.config import RGB_MEAN
-
 if TYPE_CHECKING:
     import tensorflow as tf
+
+RGB_MEAN = (123.68, 116.78, 103.94)  # ImageNet means in R, G, B order; frames are decoded as RGB
 
 
 def frame_indices(frames: int, picked: int) -> np.ndarray:
@@ -51,3 +51,10 @@ def subtract_mean(frames: tf.Tensor) -> tf.Tensor:
     import tensorflow as tf
 
     return frames - tf.constant(RGB_MEAN, tf.float32)
+
+
+def restore_frames(frames: np.ndarray) -> np.ndarray:
+    """Frames as the loader gives them, means subtracted (..., 3) -> uint8 RGB, for showing:
+    the means added back, rounded (float32 sums miss whole values) and clipped to 0..255."""
+    restored = np.asarray(frames, dtype=np.float32) + np.asarray(RGB_MEAN, dtype=np.float32)
+    return np.clip(np.rint(restored), 0, 255).astype(np.uint8)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dataloader.config import FIRST_SECOND, RECORDING, LoaderConfig
-from dataloader.schema import ACIVW, AVIA
+from dataloader.datasets import flavour_of_record
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -43,9 +43,8 @@ def read_list(path: str | os.PathLike, root: str | os.PathLike | None = None) ->
 
 
 def detect_flavour(list_file: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
-    """AVIA records live under Location_XX directories, ACIVW's under class_K."""
-    first = read_list(list_file, root)[0]
-    return AVIA if "/Location_" in first else ACIVW
+    """The flavour of a list's records, told by the directories its first one lies in."""
+    return flavour_of_record(read_list(list_file, root)[0])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,9 +24,10 @@ import functools
 import numpy as np
 import scipy.fft
 
+from dataloader.camera import COEFFICIENTS, FRAME_SAMPLES, SAMPLE_RATE
 from dualcam.geometry import Geometry
 
-NUM_BINS = 512
+NUM_BINS = FRAME_SAMPLES // 2  # bins of a frame's spectrum kept: from 0 Hz, the Nyquist bin left out
 INT32_FULL_SCALE = 2.0**31
 
 
@@ -34,8 +35,8 @@ INT32_FULL_SCALE = 2.0**31
 class CompressionParams:
     n_mels: int = 26
     fmin: float = 50.0
-    fmax: float = 6144.0
-    n_coefficients: int = 12
+    fmax: float = SAMPLE_RATE / 2  # the Nyquist frequency
+    n_coefficients: int = COEFFICIENTS
     log_floor: float = 1e-12  # power in full-scale units; about -120 dB
 
 
@@ -140,7 +141,7 @@ def _compression_matrices(sample_rate: int, n_fft: int, params: CompressionParam
     return mel.T.astype(np.float32), dct.T.astype(np.float32)
 
 
-def compress(power: np.ndarray, sample_rate: int = 12_288, n_fft: int = 1024,
+def compress(power: np.ndarray, sample_rate: int = SAMPLE_RATE, n_fft: int = FRAME_SAMPLES,
              params: CompressionParams = DEFAULT_COMPRESSION) -> np.ndarray:
     """Power spectra (..., 512) -> (..., n_coefficients) float32: mel, log, DCT-II."""
     mel, dct = _compression_matrices(sample_rate, n_fft, params)

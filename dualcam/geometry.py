@@ -14,13 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dataloader.camera import FRAME_SAMPLES, GRID_COLS, GRID_ROWS, IMAGE_SIZE, NUM_MICS, SAMPLE_RATE
+
 SPEED_OF_SOUND = 343.0  # m/s, dry air at 20 degrees C
-SAMPLE_RATE = 12_288  # Hz
-FRAME_SAMPLES = 1024  # samples per microphone per frame
-FRAMES_PER_SECOND = SAMPLE_RATE // FRAME_SAMPLES  # 12
-NUM_MICS = 128
-IMAGE_HEIGHT, IMAGE_WIDTH = 480, 640
-GRID_ROWS, GRID_COLS = 36, 48  # the acoustic image; each cell covers a 13.3-pixel block
 
 _GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 
@@ -45,7 +41,7 @@ class Geometry:
 
     mic_positions: np.ndarray  # (M, 3) metres
     focal_length: float = 554.26  # pixels: 60 degrees horizontal field of view at 640 px
-    image_size: tuple[int, int] = (IMAGE_HEIGHT, IMAGE_WIDTH)
+    image_size: tuple[int, int] = IMAGE_SIZE
     grid_size: tuple[int, int] = (GRID_ROWS, GRID_COLS)
     focus_distance: float = 3.0  # metres: the beamformer focuses on a sphere this far
     sample_rate: int = SAMPLE_RATE
@@ -105,12 +101,17 @@ class Geometry:
         return self.pixel_rays(self.grid_pixels()) * self.focus_distance
 
     def fingerprint(self) -> str:
-        """A digest of every field, so caches can tell equal geometries apart from equal ids."""
+        """A digest of every field, so caches can tell equal geometries apart from equal ids.
+        Exact: a geometry and its file's copy share it only because they are equal to the bit."""
         return hashlib.sha1(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict:
         fields = dataclasses.asdict(self)
-        fields["mic_positions"] = np.round(self.mic_positions, 9).tolist()
+        # Not rounded: JSON writes each float's shortest repr, which reads back to the same
+        # bits, so a loaded geometry beamforms to the same bytes as the one saved (rounded to
+        # 9 decimals, it shared the fingerprint, and so the cached beamformer, yet not the
+        # acoustic images' last bits).
+        fields["mic_positions"] = self.mic_positions.tolist()
         fields["layout"] = "Vogel sunflower spiral, centre at the camera pinhole, plane z = 0"
         fields["units"] = "metres; pixels for focal_length, image_size; Hz for sample_rate"
         return fields

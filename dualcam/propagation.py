@@ -19,9 +19,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.fft
 
+from dataloader.camera import FRAME_SAMPLES
 from dualcam.geometry import Geometry
 
-BLOCK = 1024
+BLOCK = FRAME_SAMPLES  # samples per block: a camera frame's
 HOP = BLOCK // 2
 _NFFT = 2048
 _GUARD = 8  # samples of delay kept below the smallest travel time, for the sinc's left tail

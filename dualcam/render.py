@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dualcam.geometry import IMAGE_HEIGHT, IMAGE_WIDTH
+from dataloader.camera import IMAGE_HEIGHT, IMAGE_WIDTH
 from dualcam.sounds import SOUND_NAMES
 
 # Everything drawn stays within [8, 247] and the sensor noise within +-3, so the noise is
@@ -539,7 +539,7 @@ def _shop(u, v, grain):
 
 
 # Scene id (the position) -> backdrop, which maps image coordinates in [0, 1] and a fixed
-# grain to RGB. The last three are the AVIA locations, in the order of AVIA_LOCATIONS.
+# grain to RGB. The last three are the AVIA locations, in the order of its spec's `locations`.
 BACKDROPS: dict[str, Callable] = {
     "countryside": _countryside, "park": _grass, "lake": _water, "street": _street, "railway": _railway,
     "bathroom": _tiles, "shop": _shop, "anechoic": _anechoic, "office": _office, "outdoor": _garden,

@@ -14,10 +14,11 @@ import dataclasses
 
 import numpy as np
 
+from dataloader.camera import FRAMES_PER_SECOND, IMAGE_SIZE
+from dataloader.datasets import ACIVW, ACIVW_SPEC, AVIA, AVIA_SPEC
 from dualcam import render, sounds
 from dualcam.beamforming import INT32_FULL_SCALE, acoustic_images
-from dualcam.geometry import FRAMES_PER_SECOND, Geometry
-from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS, AVIA_LOCATIONS
+from dualcam.geometry import Geometry
 from dualcam.propagation import NoiseField, block_times, point_source, quantise, sensor_noise
 
 _PREROLL = 2048  # samples of sound before t = 0: the longest travel time (~15 m) and a block
@@ -82,7 +83,7 @@ def _uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _draw_source(rng: np.random.Generator, name: str, level_db: float | None, subject: int | None = None,
-                 image_size: tuple[int, int] = (480, 640), max_speed: float = 12.0) -> Source:
+                 image_size: tuple[int, int] = IMAGE_SIZE, max_speed: float = 12.0) -> Source:
     height, width = image_size
     speed, heading = _uniform(rng, 0.0, max_speed), _uniform(rng, 0.0, 2 * np.pi)
     return Source(
@@ -106,13 +107,14 @@ def _others(rng: np.random.Generator, names: tuple[str, ...], exclude: str) -> s
 def acivw_scene(rng: np.random.Generator, class_index: int, video_index: int, seconds: float) -> Scene:
     """One ACIVW recording: the class's object, perhaps a quieter second source and a silent
     look-alike of another class, outdoors-like diffuse noise."""
-    name = ACIVW_CLASSES[class_index]
+    classes = ACIVW_SPEC.class_names
+    name = classes[class_index]
     target_db = _uniform(rng, -16.0, -8.0)
     sources = [_draw_source(rng, name, target_db)]
     if rng.random() < 0.3:
-        sources.append(_draw_source(rng, _others(rng, ACIVW_CLASSES, name), target_db - _uniform(rng, 8.0, 14.0)))
+        sources.append(_draw_source(rng, _others(rng, classes, name), target_db - _uniform(rng, 8.0, 14.0)))
     if rng.random() < 0.5:
-        sources.append(_draw_source(rng, _others(rng, ACIVW_CLASSES, name), None))
+        sources.append(_draw_source(rng, _others(rng, classes, name), None))
     room = dataclasses.replace(ROOMS["open"], diffuse_db=_uniform(rng, -52.0, -40.0))
     return Scene(tuple(sources), room, background=int(rng.integers(0, 7)), seconds=seconds,
                  label={"classes": class_index, "class_name": name, "location": video_index})
@@ -121,14 +123,18 @@ def acivw_scene(rng: np.random.Generator, class_index: int, video_index: int, se
 def avia_scene(rng: np.random.Generator, location: int, subject: int, action: int, seconds: float) -> Scene:
     """One AVIA recording: a subject performing an action near the image centre, in one of
     three acoustically different locations (1 anechoic, 2 office, 3 outdoor)."""
-    name = AVIA_ACTIONS[action]
+    name = AVIA_SPEC.class_names[action]
     source = _draw_source(rng, name, _uniform(rng, -18.0, -12.0), subject=subject, max_speed=4.0)
     source = dataclasses.replace(source, start_uv=(_uniform(rng, 220.0, 420.0), _uniform(rng, 180.0, 300.0)),
                                  depth=_uniform(rng, 1.5, 3.0))
-    room_name = AVIA_LOCATIONS[location - 1]
+    room_name = AVIA_SPEC.extra["locations"][location - 1]
     return Scene((source,), ROOMS[room_name], background=7 + location - 1, seconds=seconds,
                  label={"action": action, "action_name": name, "location": location, "subject": subject,
                         "room": room_name})
+
+
+# The scene of one recording of each flavour, from a generator, the recording's numbers and its length.
+SCENES = {ACIVW: acivw_scene, AVIA: avia_scene}
 
 
 def _image_sources(position: np.ndarray, room: Room) -> list[tuple[np.ndarray, float]]:

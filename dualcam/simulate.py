@@ -1,7 +1,7 @@
-"""Writes a simulated raw dataset in the ACIVW or the AVIA layout.
+"""Writes a simulated raw dataset of either flavour, ACIVW or AVIA, in its directory layout.
 
-    python -m dualcam.simulate --layout acivw --out data/acivw_raw --recordings_per_class 2
-    python -m dualcam.simulate --layout avia --out data/avia --locations 1 2 --subjects 1 2
+    python -m dualcam.simulate --flavour acivw --out data/acivw_raw --recordings_per_class 2
+    python -m dualcam.simulate --flavour avia --out data/avia --locations 1 2 --subjects 1 2
 
 ACIVW writes OUT/class_c/data_vvv/...; AVIA writes OUT/mat/Location_.. and OUT/raw/Location_..
 (the two roots convert_data.py takes). Every recording is seeded from (--seed, its own
@@ -22,27 +22,34 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from dataloader.camera import FRAMES_PER_SECOND, NUM_MICS
+from dataloader.datasets import ACIVW, AVIA, FLAVOURS, DatasetSpec, dataset_spec
 from dualcam import layouts, scenes
 from dualcam.geometry import GEOMETRY_FILENAME, Geometry, default_geometry
 from dualcam.propagation import NoiseField
 
-_LAYOUT_CODES = {"acivw": 1, "avia": 2}
+_SEED_CODES = {ACIVW: 1, AVIA: 2}  # part of every recording's seed: changing one changes its data
+
+
+def roots(out: Path, flavour: str) -> tuple[Path, Path]:
+    """The .mat root and the raw root of a simulated dataset: OUT/mat and OUT/raw for a
+    flavour that ships two, else OUT for both."""
+    return (out / "mat", out / "raw") if dataset_spec(flavour).two_roots else (out, out)
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One recording to simulate: its layout and indices."""
+    """One recording to simulate: its flavour and the numbers of its directories."""
 
-    layout: str
+    flavour: str
     indices: tuple[int, ...]  # (class, video) for ACIVW; (location, subject, action) for AVIA
 
     def rng(self, seed: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([seed, _LAYOUT_CODES[self.layout], *self.indices]))
+        return np.random.default_rng(np.random.SeedSequence([seed, _SEED_CODES[self.flavour], *self.indices]))
 
     def done_marker(self, out: Path) -> Path:
-        if self.layout == "acivw":
-            return layouts.acivw_recording_dir(out, *self.indices)
-        return out / "raw" / layouts.avia_relative_dir(*self.indices)
+        """Its raw directory, which is written last."""
+        return roots(out, self.flavour)[1] / dataset_spec(self.flavour).relative_dir(self.indices)
 
 
 def _checked(name: str, values, valid: range) -> list[int]:
@@ -53,18 +60,24 @@ def _checked(name: str, values, valid: range) -> list[int]:
     return values
 
 
-def plan(layout: str, classes=None, recordings_per_class: int = 2, locations=None, subjects=None,
+def _numbers(spec: DatasetSpec, key: str) -> range:
+    """The numbers of the level that gives label `key`, which is its number less the level's first."""
+    level = next(level for level in spec.levels if level.key == key)
+    depth = next(label.depth for label in spec.labels if label.key == key)
+    return range(level.first, level.first + depth)
+
+
+def plan(flavour: str, classes=None, recordings_per_class: int = 2, locations=None, subjects=None,
          actions=None) -> list[Job]:
     """The recordings of a dataset: ACIVW classes x videos, or AVIA locations x subjects x actions."""
-    if layout == "acivw":
-        classes = _checked("class", classes, range(len(layouts.ACIVW_CLASSES)))
-        return [Job("acivw", (c, v)) for c in classes for v in range(1, recordings_per_class + 1)]
-    if layout == "avia":
-        locations = _checked("location", locations, range(1, len(layouts.AVIA_LOCATIONS) + 1))
-        subjects = _checked("subject", subjects, range(1, layouts.AVIA_SUBJECTS + 1))
-        actions = _checked("action", actions, range(len(layouts.AVIA_ACTIONS)))
-        return [Job("avia", (loc, s, a)) for loc in locations for s in subjects for a in actions]
-    raise ValueError(f"unknown layout {layout!r}: expected 'acivw' or 'avia'")
+    spec = dataset_spec(flavour)
+    if flavour == ACIVW:
+        classes = _checked("class", classes, _numbers(spec, "classes"))
+        return [Job(flavour, (c, v)) for c in classes for v in range(1, recordings_per_class + 1)]
+    locations = _checked("location", locations, _numbers(spec, "location"))
+    subjects = _checked("subject", subjects, _numbers(spec, "subject"))
+    actions = _checked("action", actions, _numbers(spec, "action"))
+    return [Job(flavour, (loc, s, a)) for loc in locations for s in subjects for a in actions]
 
 
 _WORKER: dict = {}
@@ -85,41 +98,35 @@ def _init_worker(geometry_json: dict, single_thread: bool) -> None:
 def _simulate_one(job: Job, out: str, seconds: float, seed: int, avia_mics: int) -> float:
     geometry, noise = _WORKER["geometry"], _WORKER["noise"]
     rng = job.rng(seed)
-    if job.layout == "acivw":
-        scene = scenes.acivw_scene(rng, *job.indices, seconds)
-    else:
-        scene = scenes.avia_scene(rng, *job.indices, seconds)
+    scene = scenes.SCENES[job.flavour](rng, *job.indices, seconds)
     result = scenes.record(scene, geometry, noise, rng)
     truth = {**result["truth"], "seed": seed, "indices": list(job.indices)}
-    if job.layout == "acivw":
-        layouts.write_acivw_recording(out, *job.indices, result["images"], result["audio"], result["frames"], truth)
-    else:
-        layouts.write_avia_recording(Path(out) / "mat", Path(out) / "raw", *job.indices, result["images"],
-                                     result["audio"], result["frames"], truth, mics=avia_mics)
-    return result["audio"].shape[0] / 12.0
+    mics = avia_mics if job.flavour == AVIA else None
+    layouts.write_recording(dataset_spec(job.flavour), *roots(Path(out), job.flavour), job.indices, result["images"],
+                            result["audio"], result["frames"], truth, mics=mics)
+    return result["audio"].shape[0] / FRAMES_PER_SECOND
 
 
 def _geometry_fields(geometry: Geometry) -> dict:
     return {f.name: getattr(geometry, f.name) for f in dataclasses.fields(geometry)}
 
 
-def simulate_dataset(out: str | Path, layout: str = "acivw", seconds: float = 10.0, seed: int = 0,
+def simulate_dataset(out: str | Path, flavour: str = ACIVW, seconds: float = 10.0, seed: int = 0,
                      workers: int = 1, geometry: Geometry | None = None, avia_mics: int = 1,
                      progress: bool = True, **selection) -> dict:
-    """Simulates every recording of `plan(layout, **selection)` missing under `out`.
+    """Simulates every recording of `plan(flavour, **selection)` missing under `out`.
     Returns a summary: recordings written and kept, seconds simulated, wall time."""
     out = Path(out)
     geometry = geometry or default_geometry()
-    jobs = plan(layout, **selection)
-    roots = [out] if layout == "acivw" else [out / "mat", out / "raw"]
-    for root in roots:
+    jobs = plan(flavour, **selection)
+    for root in dict.fromkeys(roots(out, flavour)):
         root.mkdir(parents=True, exist_ok=True)
         geometry.save(root / GEOMETRY_FILENAME)
     todo = [job for job in jobs if not job.done_marker(out).is_dir()]
     start = time.perf_counter()
     simulated = 0.0
     args = (str(out), seconds, seed, avia_mics)
-    bar = tqdm(total=len(todo), desc=f"simulating {layout}", unit="rec", disable=not progress)
+    bar = tqdm(total=len(todo), desc=f"simulating {flavour}", unit="rec", disable=not progress)
     if workers <= 1:
         _init_worker(_geometry_fields(geometry), single_thread=False)
         with threadpool_limits(1):  # as in the workers (see _init_worker)
@@ -138,7 +145,7 @@ def simulate_dataset(out: str | Path, layout: str = "acivw", seconds: float = 10
     bar.close()
     wall = time.perf_counter() - start
     return {
-        "layout": layout,
+        "flavour": flavour,
         "out": str(out),
         "recordings_written": len(todo),
         "recordings_kept": len(jobs) - len(todo),
@@ -149,7 +156,8 @@ def simulate_dataset(out: str | Path, layout: str = "acivw", seconds: float = 10
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layout", choices=sorted(_LAYOUT_CODES), required=True)
+    parser.add_argument("--flavour", "--layout", dest="flavour", choices=FLAVOURS, required=True,
+                        help="the dataset to simulate (--layout: its former name)")
     parser.add_argument("--out", required=True, help="dataset root to write (created if missing)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of every recording")
     parser.add_argument("--seed", type=int, default=0)
@@ -159,16 +167,17 @@ def main(argv=None) -> None:
     parser.add_argument("--locations", type=int, nargs="*", help="AVIA locations 1..3 (default: all)")
     parser.add_argument("--subjects", type=int, nargs="*", help="AVIA subjects 1..9 (default: all)")
     parser.add_argument("--actions", type=int, nargs="*", help="AVIA actions 0..13 (default: all)")
-    parser.add_argument("--avia_mics", type=int, default=1, choices=(1, 128),
+    parser.add_argument("--avia_mics", type=int, default=1, choices=(1, NUM_MICS),
                         help="microphones stored in AVIA .npy files (1 as in the shipped dataset)")
     args = parser.parse_args(argv)
-    if args.seconds * 12 < 1 or abs(args.seconds * 12 - round(args.seconds * 12)) > 1e-9:
-        parser.error("--seconds must be a positive multiple of 1/12 (one video frame)")
-    if args.layout == "acivw":
+    frames = args.seconds * FRAMES_PER_SECOND
+    if frames < 1 or abs(frames - round(frames)) > 1e-9:
+        parser.error(f"--seconds must be a positive multiple of 1/{FRAMES_PER_SECOND} (one video frame)")
+    if args.flavour == ACIVW:
         selection = {"classes": args.classes, "recordings_per_class": args.recordings_per_class}
     else:
         selection = {"locations": args.locations, "subjects": args.subjects, "actions": args.actions}
-    summary = simulate_dataset(args.out, args.layout, args.seconds, args.seed, args.workers,
+    summary = simulate_dataset(args.out, args.flavour, args.seconds, args.seed, args.workers,
                                avia_mics=args.avia_mics, **selection)
     print(json.dumps(summary))
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft
 
-from dualcam.geometry import SAMPLE_RATE
-from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS, AVIA_SUBJECTS
+from dataloader.camera import SAMPLE_RATE
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 
-SOUND_NAMES = ACIVW_CLASSES + AVIA_ACTIONS
+SOUND_NAMES = ACIVW_SPEC.class_names + AVIA_SPEC.class_names
 BAND = (80.0, 5500.0)  # Hz: where the energy of every sound lies
 _FLAT, _TOP = 5000.0, 5700.0  # Hz: the output filter is flat up to _FLAT and zero from _TOP
 _CONTROL_RATE = 256  # Hz: envelopes and pitch tracks are slow, so they are built at this rate
@@ -43,8 +43,9 @@ class Variation:
 
 def _subject_offset(subject: int) -> tuple[float, float, float]:
     """(pitch factor, rate factor, brightness) a subject adds to every recording."""
-    if not 1 <= subject <= AVIA_SUBJECTS:
-        raise ValueError(f"subject must be in 1..{AVIA_SUBJECTS}, got {subject}")
+    subjects = AVIA_SPEC.label("subject").depth
+    if not 1 <= subject <= subjects:
+        raise ValueError(f"subject must be in 1..{subjects}, got {subject}")
     rng = np.random.default_rng((0x5B1EC7, subject))
     return float(np.exp(rng.uniform(-0.05, 0.05))), float(np.exp(rng.uniform(-0.1, 0.1))), rng.uniform(-1, 1)
 

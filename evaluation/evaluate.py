@@ -2,9 +2,10 @@
 split lists: kNN, cross-modal retrieval, classification and sound-source localisation.
 
 The stage is rebuilt from the run's `config.json` (the effective flags main.py wrote) with
-main.py's own functions (`trainer.cli.complete_config`, `build`, `dataset`,
-`trainer.checkpoints.restore_weights`), so an evaluation sees the networks, inputs and
-windows training saw. What is measured (see `evaluation.extract` for the features):
+main.py's own functions (`trainer.plan.complete`, `trainer.experiment.build`,
+`trainer.data.dataset`, `trainer.checkpoints.restore_weights`), so an evaluation sees the
+networks, inputs and windows training saw. The features and maps are the stage's own
+(`outputs`, see `evaluation.extract`). What is measured (see `evaluation.extract` for the features):
 
 - kNN (A): for every feature, k in 7, 9, .., 15 chosen on validation, accuracy on test
   (`metrics.knn`), in `runs` runs. A checkpoint is deterministic, so the runs differ by
@@ -36,8 +37,8 @@ windows training saw. What is measured (see `evaluation.extract` for the feature
   centre (the trivial baseline). The energy is beamformed, so it tells how well the data
   can be localised; the attention map against it tells whether learning kept that.
 
-Results are a plain dict (JSON-ready; layout in `evaluate_run`); `format_table` prints one
-or several side by side.
+Results are a plain dict (JSON-ready; layout in `evaluate_run`); `evaluation.report` prints
+them as a table and writes them to TensorBoard.
 """
 from __future__ import annotations
 
@@ -49,34 +50,22 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from dataloader.camera import IMAGE_SIZE
 from dataloader.config import ACOUSTIC_IMAGE
-from dataloader.schema import ACIVW, AVIA
-from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS
 from evaluation import localise, metrics
 from evaluation.extract import Extraction, Extractor
-from logger.callbacks import write_hparams, write_projector
-from trainer import cli, experiment
+from evaluation.report import MAP_NAMES, write_tensorboard
+from trainer import data, experiment, plan, session
 from trainer.checkpoints import restore_weights
-from trainer.experiment import FlagError
-
-RUN_CONFIG = "config.json"
-CLASS_NAMES = {ACIVW: ACIVW_CLASSES, AVIA: AVIA_ACTIONS}
-MAP_NAMES = ("attention", "audio_map", "video_map", "acoustic_energy", "acoustic_energy_12x16", "centre")
-
-
-def find_run_dir(checkpoint: str | Path) -> Path | None:
-    """The run directory holding a checkpoint: the nearest parent with a config.json."""
-    for parent in Path(checkpoint).resolve().parents:
-        if (parent / RUN_CONFIG).is_file():
-            return parent
-    return None
+from trainer.config import FlagError, RunConfig
+from trainer.rundir import RunDir, find_run_dir
 
 
 def run_checkpoint(run_dir: str | Path) -> Path:
     """The checkpoint main.py --mode test restores, `checkpoints/best`; a run trained without
     validation has none, and then its `checkpoints/last`."""
-    for name in ("best", "last"):
-        directory = Path(run_dir) / "checkpoints" / name
+    run = RunDir(Path(run_dir))
+    for directory in (run.best, run.last):
         if tf.train.latest_checkpoint(str(directory)):
             return directory
     raise FlagError("exp_name", f"{run_dir}: no checkpoint in checkpoints/best nor checkpoints/last (train the run, "
@@ -90,28 +79,34 @@ def knn_loader(loader, seed: int, crops: int = 1):
                                mirror=False)
 
 
-def build(config: dict, checkpoint: str | Path | None):
-    """main.py's stage for a configuration, with the checkpoint's weights (None: as
-    training starts from the configuration's seed). Returns (config, plan, stage)."""
-    config = dict(config)
-    config["mode"] = "train" if config.get("train_file") else "test"
-    config, plan = cli.complete_config(config)
-    stage = cli.build(config, plan, tf.distribute.get_strategy())
+def build(config: RunConfig | dict, checkpoint: str | Path | None):
+    """main.py's stage for a configuration (or a dict of its flags), with the checkpoint's
+    weights (None: as training starts from the configuration's seed). Returns (config,
+    plan, stage)."""
+    config = config if isinstance(config, RunConfig) else _of_flags(config)
+    config, planned = plan.complete(config.replace(mode="train" if config.train_file else "test"))
+    stage = experiment.build(config, planned, tf.distribute.get_strategy())
     if checkpoint is not None:
         restore_weights(stage, checkpoint)
-    elif config["mode"] == "train":
-        cli.orient_audio_map(config, plan, stage)
-    return config, plan, stage
+    elif config.mode == "train":
+        session.orient_audio_map(config, planned, stage)
+    return config, planned, stage
 
 
-def _configuration(run_dir: str | Path | None, config: dict | None, overrides: dict) -> dict:
+def _configuration(run_dir: str | Path | None, config: dict | None, overrides: dict) -> RunConfig:
     """The run's effective flags, updated with `config`, then with the overrides that are set."""
-    merged = json.loads((Path(run_dir) / RUN_CONFIG).read_text()) if run_dir is not None else {}
+    merged = json.loads(RunDir(Path(run_dir)).config.read_text()) if run_dir is not None else {}
     merged.update(config or {})
     merged.update({key: value for key, value in overrides.items() if value is not None})
     if not merged.get("test_file"):
         raise FlagError("test_file", "needed: the run's configuration names no test list")
-    return merged
+    return _of_flags(merged)
+
+
+def _of_flags(values: dict) -> RunConfig:
+    """The configuration of main.py's flags as a dict; one that names no run directory has
+    none (to keep statistics in), unlike main.py's default."""
+    return RunConfig.from_dict({"checkpoint_dir": None, **values})
 
 
 def _knn(name: str, trains: Sequence[Extraction], valid: Extraction, test: Extraction, label: str) -> dict:
@@ -127,17 +122,17 @@ def _knn(name: str, trains: Sequence[Extraction], valid: Extraction, test: Extra
             **{f"train_{key}": value for key, value in spread.items()}}
 
 
-def _localisation(test: Extraction, plan: experiment.Plan, raw_root: str | Path, tolerance: float) -> dict:
-    truth = localise.true_positions(test.recording, test.first_second, plan.loader.sample_length, plan.flavour,
-                                    raw_root)
+def _localisation(test: Extraction, planned: plan.Plan, raw_root: str | Path, tolerance: float) -> dict:
+    truth = localise.true_positions(test.recording, test.first_second, planned.loader.sample_length,
+                                    planned.flavour, raw_root)
     maps = {"centre": (localise.centre_map(len(test)), localise.FULL_VIEW)}
     for name in ("attention", "audio_map", "video_map"):
         if getattr(test, name) is not None:
-            maps[name] = (getattr(test, name), localise.video_view(plan.loader))
+            maps[name] = (getattr(test, name), localise.video_view(planned.loader))
     if test.acoustic_energy is not None:
         maps["acoustic_energy"] = (test.acoustic_energy, localise.FULL_VIEW)
-        maps["acoustic_energy_12x16"] = (localise.pool(test.acoustic_energy, 3), localise.FULL_VIEW)
-    result = {"tolerance_px": tolerance, "image_size": list(localise.IMAGE_SIZE), "windows": len(test)}
+        maps["acoustic_energy_12x16"] = (test.acoustic_energy_pooled, localise.FULL_VIEW)
+    result = {"tolerance_px": tolerance, "image_size": list(IMAGE_SIZE), "windows": len(test)}
     for name in MAP_NAMES:
         if name in maps:
             scores = localise.localise(maps[name][0], truth, maps[name][1], tolerance)
@@ -170,7 +165,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     "median_error_px"}}}.
     """
     if checkpoint is not None and run_dir is None:
-        run_dir = find_run_dir(checkpoint)
+        found = find_run_dir(checkpoint)
+        run_dir = found.path if found else None
     overrides = {"train_file": train_file, "valid_file": valid_file, "test_file": test_file, "data_root": data_root,
                  "batch_size": batch_size}
     merged = _configuration(run_dir, config, overrides)
@@ -180,32 +176,33 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         if run_dir is None:
             raise ValueError("name a run or a checkpoint, or evaluate the stage with random_init")
         checkpoint = run_checkpoint(run_dir)
-    config, plan, stage = build(merged, checkpoint)
-    label = experiment.LABEL[plan.flavour]
+    config, planned, stage = build(merged, checkpoint)
+    label = planned.dataset.class_label
 
     def dataset(list_file: str, loader, training: bool = False) -> tf.data.Dataset:
         # steps_per_epoch would cut the kNN training windows short. The order is kept: the kNN
         # training windows come in a training loader's order, which is otherwise whichever
         # window is ready first, and the order of the samples moves kNN's ties and the last
         # bits of sums, so two evaluations of one checkpoint would differ.
-        return cli.dataset(list_file, loader, {**config, "steps_per_epoch": None, "deterministic": True},
-                           training=training, metadata=True)
+        return data.dataset(list_file, loader, config.replace(steps_per_epoch=None, deterministic=True),
+                            training=training, metadata=True)
 
     # Blocks as long as a window hold one window each: every kNN run would draw the same ones.
-    draws, knn_crops = (1, 1) if plan.loader.total_length == plan.loader.sample_length else (runs, knn_crops)
-    evaluation = dataclasses.replace(plan.loader, training=False)
+    loader = planned.loader
+    draws, knn_crops = (1, 1) if loader.total_length == loader.sample_length else (runs, knn_crops)
+    evaluation = dataclasses.replace(loader, training=False)
     if raw_root is not None and ACOUSTIC_IMAGE not in evaluation.inputs:
         # The acoustic-energy baseline needs the acoustic images, whatever the stage reads.
         evaluation = dataclasses.replace(evaluation, inputs=(*evaluation.inputs, ACOUSTIC_IMAGE))
     extract = Extractor(stage)
-    test = extract(dataset(config["test_file"], evaluation), (label,), maps=True)
+    test = extract(dataset(config.test_file, evaluation), (label,), maps=True)
     results: dict = {
-        "name": name or f"{config.get('exp_name', 'stage')}{' (random init)' if random_init else ''}",
+        "name": name or f"{config.exp_name}{' (random init)' if random_init else ''}",
         "run": {"run_dir": None if run_dir is None else str(run_dir),
                 "checkpoint": None if checkpoint is None else str(checkpoint), "random_init": random_init,
-                "stage": plan.stage, "flavour": plan.flavour, "networks": plan.networks,
-                "sample_length": plan.loader.sample_length, "batch_size": config["batch_size"],
-                **{key: config.get(key) for key in ("train_file", "valid_file", "test_file")},
+                "stage": planned.stage, "flavour": planned.flavour, "networks": planned.networks,
+                "sample_length": loader.sample_length, "batch_size": config.batch_size,
+                **{key: getattr(config, key) for key in ("train_file", "valid_file", "test_file")},
                 "raw_root": None if raw_root is None else str(raw_root), "knn_runs": runs, "knn_crops": knn_crops},
         "samples": {"test": len(test)},
     }
@@ -213,15 +210,15 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         correct, total = test.triplet_counts
         results["triplet_accuracy"] = correct / total if total else None
 
-    if config.get("train_file") and config.get("valid_file") and runs > 0:
-        valid = extract(dataset(config["valid_file"], plan.loader), (label,))
-        trains = [extract(dataset(config["train_file"], knn_loader(plan.loader, seed, knn_crops), True),
+    if config.train_file and config.valid_file and runs > 0:
+        valid = extract(dataset(config.valid_file, loader), (label,))
+        trains = [extract(dataset(config.train_file, knn_loader(loader, seed, knn_crops), True),
                           (label,)).in_window_order() for seed in range(draws)]
         trains *= runs // draws
         results["samples"].update(validation=len(valid), train_per_run=len(trains[0]))
         results["knn"] = {feature: _knn(feature, trains, valid, test, label) for feature in test.features}
 
-    names = list(CLASS_NAMES[plan.flavour])
+    names = list(planned.dataset.class_names)
     if test.audio_cells is not None:
         labels = test.labels[label]
         distances = test.attention_distances()
@@ -232,111 +229,7 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
         results["classification"] = {**metrics.classification(test.labels[label], predictions, len(names)),
                                      "class_names": names}
     if raw_root is not None:
-        results["localisation"] = _localisation(test, plan, raw_root, tolerance)
+        results["localisation"] = _localisation(test, planned, raw_root, tolerance)
     if tensorboard is not None:
-        write_tensorboard(tensorboard, results, test, label, names, config)
+        write_tensorboard(tensorboard, results, test, label, names, config.as_dict())
     return results
-
-
-def flat_metrics(results: dict) -> dict[str, float]:
-    """The scalar results under slash-separated names; per-run, per-class and settings left out."""
-    flat = {}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key not in ("runs", "tolerance_px", "windows"):
-                    walk(f"{prefix}/{key}", item)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            flat[prefix] = float(value)
-
-    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation"):
-        if results.get(section) is not None:
-            walk(section, results[section])
-    return flat
-
-
-def write_tensorboard(log_dir: str | Path, results: dict, test: Extraction, label: str, names: Sequence[str],
-                      config: dict) -> None:
-    log_dir = Path(log_dir)
-    class_labels = [names[i] for i in test.labels[label]]
-    for feature, values in test.features.items():
-        write_projector(str(log_dir / f"projector_{feature}"), values, class_labels)
-    if "classification" in results:
-        with tf.summary.create_file_writer(str(log_dir / "images")).as_default():
-            image = confusion_image(np.array(results["classification"]["confusion_matrix"]), names)
-            tf.summary.image("confusion_matrix", image[None], step=0)
-    write_hparams(str(log_dir), {key: value for key, value in config.items() if key != "networks"},
-                  flat_metrics(results))
-
-
-def confusion_image(matrix: np.ndarray, names: Sequence[str], cell: int = 28) -> np.ndarray:
-    """A confusion matrix (rows: true class, columns: predicted) as an RGB uint8 picture:
-    cells shaded by the share of their row, counts written in them, class names on the left."""
-    from PIL import Image, ImageDraw
-
-    n = len(matrix)
-    margin = 8 + 6 * max(len(str(name)) for name in names)
-    picture = Image.new("RGB", (margin + n * cell + 1, cell + n * cell + 1), "white")
-    draw = ImageDraw.Draw(picture)
-    rows = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
-    for i in range(n):
-        draw.text((4, cell + i * cell + cell // 3), str(names[i]), fill="black")
-        draw.text((margin + i * cell + cell // 3, cell // 3), str(i), fill="black")
-        for j in range(n):
-            level = int(255 * (1 - shares[i, j]))
-            box = (margin + j * cell, cell + i * cell, margin + (j + 1) * cell, cell + (i + 1) * cell)
-            draw.rectangle(box, fill=(level, level, 255), outline=(200, 200, 200))
-            if matrix[i, j]:
-                draw.text((box[0] + 3, box[1] + cell // 3), str(int(matrix[i, j])),
-                          fill="white" if shares[i, j] > 0.5 else "black")
-    return np.asarray(picture)
-
-
-def _rows(results: dict) -> list[tuple[str, str]]:
-    splits = {"test": "test windows", "validation": "validation windows", "train_per_run": "training windows per run"}
-    rows = [(splits[split], str(count)) for split, count in results.get("samples", {}).items()]
-    if results.get("triplet_accuracy") is not None:
-        rows.append(("triplet accuracy", f"{results['triplet_accuracy']:.3f}"))
-    for feature, knn in results.get("knn", {}).items():
-        rows.append((f"kNN {feature} accuracy", f"{knn['test_accuracy_mean']:.3f} ± {knn['test_accuracy_std']:.3f}"))
-        rows.append((f"kNN {feature} k per run", " ".join(str(k) for k in knn["k"])))
-        if "train_class_share" in knn:  # results saved before it was measured lack it
-            rows.append((f"{feature} variance / class share",
-                         f"{knn['train_variance']:.4f} / {knn['train_class_share']:.2f}"))
-    for direction, scores in results.get("retrieval", {}).items():
-        for key, value in scores.items():
-            rows.append((f"{direction.replace('_to_', ' -> ')} {key.replace('rank_', 'Rank-')}", f"{value:.3f}"))
-    classification = results.get("classification")
-    if classification:
-        rows.append(("classification accuracy", f"{classification['accuracy']:.3f}"))
-        for name, value in zip(classification["class_names"], classification["per_class_accuracy"]):
-            if value is not None:
-                rows.append((f"  accuracy of {name}", f"{value:.3f}"))
-    localisation = results.get("localisation")
-    if localisation:
-        tolerance = localisation["tolerance_px"]
-        for name in MAP_NAMES:
-            if name in localisation:
-                scores = localisation[name]
-                rows.append((f"{name}: pointing within {tolerance:g} px", f"{scores['pointing_accuracy']:.3f}"))
-                rows.append((f"{name}: mean / median error px",
-                             f"{scores['mean_error_px']:.1f} / {scores['median_error_px']:.1f}"))
-    return rows
-
-
-def format_table(results: dict | Sequence[tuple[str, dict]]) -> str:
-    """One evaluation's results, or several (name, results) side by side, as a text table;
-    a metric a model lacks shows as '-'."""
-    models = [(results.get("name", "value"), results)] if isinstance(results, dict) else list(results)
-    columns = [dict(_rows(result)) for _, result in models]
-    metrics_order = list(dict.fromkeys(label for _, result in models for label, _ in _rows(result)))
-    header = ["metric", *(name for name, _ in models)]
-    body = [[label, *(column.get(label, "-") for column in columns)] for label in metrics_order]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in body)])

@@ -1,4 +1,5 @@
-"""Per-sample features of a stage over a dataset's windows, with what identifies each window.
+"""Per-sample features of a stage over a dataset's windows, with what identifies each window:
+the stage's own `outputs` (`trainer.stages`), gathered over a dataset.
 
 What a stage gives per sample:
 - Self-supervised and transfer stages (they have `maps`): `audio` = the audio map summed
@@ -13,13 +14,14 @@ What a stage gives per sample:
   itself, as the transfer loss compares it with the frozen DualCamNet's.
   With `maps=True` also the maps themselves (`audio_cells`, `video_cells`, (h, w, c), for
   retrieval by the loss's own distance), the attention map of each sample
-  (sum over channels of a * v * v, (12, 16), as `logger.images.attention_map`), each branch's
+  (sum over channels of a * v * v, (12, 16), `trainer.losses.attention_map`), each branch's
   own map (sum over channels of a, and of v * v), and the
   triplet counts of each batch (test-time triplet accuracy, as `main.py --mode test`
   reports it: triplets are formed inside a batch, so it depends on the batch size).
 - Supervised and distillation stages: `logits` (the student's, for distillation).
 With `maps=True` and acoustic images in the batch: their energy, coefficient c0 (the
-cell's log energy) averaged over the window's frames, (36, 48).
+cell's log energy) averaged over the window's frames, (36, 48), and averaged over blocks of
+3 x 3 cells to the maps' (12, 16) (`trainer.stages.acoustic_energy`).
 """
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ import tensorflow as tf
 
 from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
 from trainer import losses, stages
+from trainer.stages import FEATURES
 
-FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
+POOLED_GRID = (12, 16)  # the audio-visual maps' grid: DualCamNet pools the 36 x 48 cells by 3
 
 
 @dataclasses.dataclass
@@ -47,6 +50,7 @@ class Extraction:
     audio_cells: np.ndarray | None = None  # (N, h, w, c): the audio map
     video_cells: np.ndarray | None = None  # (N, h, w, c): the video map, mean over frames
     acoustic_energy: np.ndarray | None = None  # (N, 36, 48)
+    acoustic_energy_pooled: np.ndarray | None = None  # (N, 12, 16): at the resolution of the maps
     triplet_counts: tuple[float, float] | None = None  # (correct, total), summed over batches
 
     def __len__(self) -> int:
@@ -65,7 +69,8 @@ class Extraction:
             labels={k: v[order] for k, v in self.labels.items()}, recording=self.recording[order],
             first_second=self.first_second[order], attention=pick(self.attention),
             audio_map=pick(self.audio_map), video_map=pick(self.video_map), audio_cells=pick(self.audio_cells),
-            video_cells=pick(self.video_cells), acoustic_energy=pick(self.acoustic_energy))
+            video_cells=pick(self.video_cells), acoustic_energy=pick(self.acoustic_energy),
+            acoustic_energy_pooled=pick(self.acoustic_energy_pooled))
 
     def attention_distances(self, chunk: int = 64) -> np.ndarray:
         """(N audio, N video) distances of the loss between every test audio and video, in
@@ -81,27 +86,6 @@ def has_maps(stage) -> bool:
     return isinstance(stage, stages.SelfSupervised)
 
 
-def _batch_outputs(stage, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
-    if not has_maps(stage):
-        return {"logits": stage(batch, training=False)["logits"]}
-    audio, video, audio_output = stage.maps(batch)
-    attended = audio * tf.square(video)  # a * v^2 per cell: x_ii summed over cells, the attention over channels
-    out = {"audio": losses.l2_normalise(tf.reduce_sum(audio, axis=[1, 2])),
-           "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2])),
-           "attended_video": losses.l2_normalise(tf.reduce_sum(attended, axis=[1, 2]))}
-    if audio_output.shape.rank == 2:
-        out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
-    if maps:
-        # The (B, h, w) maps are reduced in the graph; the features leave it too, for retrieval.
-        out["attention"] = tf.reduce_sum(attended, axis=-1)
-        out["audio_cells"], out["video_cells"] = audio, video
-        out["audio_map"], out["video_map"] = stage.branch_maps(audio, video)
-        distances = losses.attention_distances(audio, video)
-        positives = losses.same_identity(stages.recording_ids(batch, stage.identity_keys))
-        out["correct"], out["total"] = losses.triplet_counts(distances, positives)
-    return out
-
-
 class Extractor:
     """Extracts with one stage. Its step is traced once per kind of batch (the dataset's
     element spec, whose batch size is open), so datasets of one kind share it."""
@@ -113,9 +97,15 @@ class Extractor:
     def _step(self, maps: bool, spec) -> Callable:
         key = (maps, repr(spec))
         if key not in self._steps:
-            function = tf.function(lambda batch: _batch_outputs(self.stage, batch, maps))
+            function = tf.function(lambda batch: self._outputs(batch, maps))
             self._steps[key] = function.get_concrete_function(spec)
         return self._steps[key]
+
+    def _outputs(self, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
+        out = self.stage.outputs(batch, maps)
+        if "acoustic_energy" in out:
+            out["acoustic_energy_pooled"] = stages.acoustic_energy(batch[ACOUSTIC_IMAGE], POOLED_GRID)
+        return out
 
     def __call__(self, dataset: tf.data.Dataset, label_keys: tuple[str, ...], maps: bool = False) -> Extraction:
         """Runs the stage (in inference mode) over every batch of `dataset` (batches of the
@@ -137,8 +127,9 @@ class Extractor:
                 for name in ("attention", "audio_map", "video_map", "audio_cells", "video_cells"):
                     keep(name, out[name])
                 correct, total = correct + float(out["correct"]), total + float(out["total"])
-            if maps and ACOUSTIC_IMAGE in batch:
-                keep("acoustic_energy", batch[ACOUSTIC_IMAGE].numpy()[..., 0].mean(axis=1))
+            for name in ("acoustic_energy", "acoustic_energy_pooled"):
+                if name in out:
+                    keep(name, out[name])
             for key in label_keys:
                 keep(key, np.argmax(batch[key].numpy(), axis=-1))
             keep(RECORDING, np.char.decode(batch[RECORDING].numpy().astype(bytes), "utf-8"))
@@ -153,6 +144,7 @@ class Extractor:
             attention=arrays.get("attention"), audio_map=arrays.get("audio_map"),
             video_map=arrays.get("video_map"), audio_cells=arrays.get("audio_cells"),
             video_cells=arrays.get("video_cells"), acoustic_energy=arrays.get("acoustic_energy"),
+            acoustic_energy_pooled=arrays.get("acoustic_energy_pooled"),
             triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
         )
 

@@ -32,10 +32,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from conversion.recordings import ACIVW_SHORT_SIDE
+from dataloader.camera import IMAGE_HEIGHT, IMAGE_WIDTH
 from dataloader.config import LoaderConfig
-from dataloader.schema import AVIA, FRAMES_PER_RECORD
-from dualcam.geometry import IMAGE_HEIGHT, IMAGE_WIDTH
+from dataloader.datasets import AVIA, dataset_spec
+from dataloader.schema import FRAMES_PER_RECORD
 from dualcam.layouts import GROUND_TRUTH
 from evaluation import metrics
 
@@ -49,7 +49,6 @@ class View(NamedTuple):
     width: float
 
 
-IMAGE_SIZE = (IMAGE_HEIGHT, IMAGE_WIDTH)
 FULL_VIEW = View(0.0, 0.0, float(IMAGE_HEIGHT), float(IMAGE_WIDTH))
 # One cell (40 px) of the 12 x 16 audio-visual maps: a peak in the truth's cell is always within
 # it (at most 28 px off), a peak in a neighbouring cell only when the truth lies near their side.
@@ -92,7 +91,7 @@ def true_positions(recordings: Sequence[str], first_seconds: Sequence[int], samp
         directory = raw_recording_dir(recording, flavour, raw_root)
         track = _target_track(str(directory))
         frames = (int(second) - 1) * FRAMES_PER_RECORD + span
-        if flavour == AVIA:
+        if dataset_spec(flavour).record_seconds is not None:  # its records wrap around a shorter recording
             frames = frames % len(track)
         elif frames[-1] >= len(track):
             raise ValueError(f"{directory}: window at second {second} ends at frame {frames[-1]}, but the ground "
@@ -107,8 +106,7 @@ def video_view(loader: LoaderConfig) -> View:
     Records hold the whole camera image (ACIVW resized to short side 224 with truncated
     sizes, AVIA at 480 x 640); the loader resizes the short side to `video_short_side`
     (rounding) and cuts out the centre `video_size`."""
-    height, width = (ACIVW_SHORT_SIDE, int(IMAGE_WIDTH * ACIVW_SHORT_SIDE / IMAGE_HEIGHT)) \
-        if loader.flavour != AVIA else IMAGE_SIZE
+    height, width = dataset_spec(loader.flavour).record_video_shape[:2]
     short = loader.video_short_side
     if short is not None and min(height, width) != short:
         scale = short / min(height, width)
@@ -123,13 +121,6 @@ def localise(heat: np.ndarray, truth: np.ndarray, view: View = FULL_VIEW, tolera
     """`metrics.localisation` of (N, h, w) maps covering the `view` box of the image; truth
     and errors in image pixels."""
     return metrics.localisation(heat, truth - np.array([view.u0, view.v0]), (view.height, view.width), tolerance)
-
-
-def pool(heat: np.ndarray, factor: int) -> np.ndarray:
-    """(N, h, w) -> (N, h / factor, w / factor) block means: the acoustic image at the
-    resolution of the 12 x 16 maps (DualCamNet pools its 36 x 48 input by 3)."""
-    n, h, w = heat.shape
-    return heat.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
 
 
 def centre_map(n: int) -> np.ndarray:

@@ -38,31 +38,21 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 
 class ImageLogger(keras.callbacks.Callback):
-    """At every epoch's end, for a fixed batch: the acoustic-image energy (c0, averaged over
-    frames) over the first video frame and, for stages with an audio and a video map, the
-    audio-visual attention map over the same frame."""
+    """At every epoch's end, for a fixed batch and its first video frames (RGB uint8): each
+    map the stage's `pictures(batch)` gives over the frames (the acoustic-image energy and,
+    for stages with an audio and a video map, the audio-visual attention)."""
 
-    def __init__(self, log_dir: str, batch: dict, max_images: int = 4):
+    def __init__(self, log_dir: str, batch: dict, frames: np.ndarray, max_images: int = 4):
         super().__init__()
         self.writer = tf.summary.create_file_writer(f"{log_dir}/images")
         self.batch = {key: value[:max_images] for key, value in batch.items()}
+        self.frames = np.asarray(frames)[:max_images]
 
     def on_epoch_end(self, epoch, logs=None):
-        frames = np.asarray(self.batch["video"])[:, 0] if "video" in self.batch else None
-        if frames is None or frames.shape[-1] != 3:
-            return
-        pictures = {}
-        if "acoustic_image" in self.batch:
-            energy = np.asarray(self.batch["acoustic_image"])[..., 0].mean(axis=1)
-            pictures["acoustic_energy"] = [images.overlay(f, e) for f, e in zip(frames, energy)]
-        maps = getattr(self.model, "maps", None)
-        if maps is not None:
-            audio, video = (np.asarray(m) for m in maps(self.batch)[:2])
-            pictures["attention"] = [images.overlay(f, images.attention_map(a, v))
-                                     for f, a, v in zip(frames, audio, video)]
         with self.writer.as_default():
-            for name, stack in pictures.items():
-                tf.summary.image(name, np.stack(stack), step=epoch, max_outputs=len(stack))
+            for name, maps in self.model.pictures(self.batch).items():
+                pictures = [images.overlay(f, m) for f, m in zip(self.frames, np.asarray(maps))]
+                tf.summary.image(name, np.stack(pictures), step=epoch, max_outputs=len(pictures))
         self.writer.flush()
 
 

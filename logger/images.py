@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-RGB_MEAN = np.array([123.68, 116.78, 103.94], dtype=np.float32)
-
 
 def upsample(heat: np.ndarray, height: int, width: int) -> np.ndarray:
     """Nearest-cell upsampling of a (h, w) map to (height, width): every image block gets
@@ -22,16 +20,9 @@ def normalise(heat: np.ndarray) -> np.ndarray:
     return np.zeros_like(heat, dtype=np.float32) if high <= low else ((heat - low) / (high - low)).astype(np.float32)
 
 
-def overlay(frame: np.ndarray, heat: np.ndarray, mean_subtracted: bool = True, alpha: float = 0.5) -> np.ndarray:
-    """A (H, W, 3) RGB frame (mean-subtracted as the loader gives it, or uint8) with a (h, w)
-    heat map blended in red -> uint8 (H, W, 3)."""
-    frame = np.asarray(frame, dtype=np.float32) + (RGB_MEAN if mean_subtracted else 0.0)
+def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """A (H, W, 3) RGB uint8 frame with a (h, w) heat map blended in red -> uint8 (H, W, 3)."""
+    frame = np.asarray(frame, dtype=np.float32)
     heat = upsample(normalise(np.asarray(heat, dtype=np.float32)), frame.shape[0], frame.shape[1])[..., None]
     colour = np.concatenate([heat, np.zeros_like(heat), 1.0 - heat], axis=-1) * 255.0
     return np.clip((1 - alpha) * frame + alpha * colour, 0, 255).astype(np.uint8)
-
-
-def attention_map(audio_map: np.ndarray, video_map: np.ndarray) -> np.ndarray:
-    """Where audio and video agree: sum over channels of a * v * v, the spatial terms of the
-    attention product of the self-supervised loss. (h, w, c) maps -> (h, w)."""
-    return np.sum(np.asarray(audio_map) * np.square(video_map), axis=-1)

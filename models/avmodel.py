@@ -10,7 +10,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
 from models.dualcamnet import ACOUSTIC_SHAPE, dualcamnet_v2
+from models.functional import Functional
 from models.layers import CLASSIFIER, EMBEDDING, check_mode, dense_stack, mean_over_frames, output
 from models.resnet import resnet50
 
@@ -26,7 +28,7 @@ def avmodel(mode: str = CLASSIFIER, num_classes: int = 14, video_frames: int = 5
 
     Inputs in this order (a list):
            video           (batch, video_frames, 224, 224, 3), e.g. 5 frames for 5 s;
-           acoustic_images (batch, acoustic_frames, 36, 48, 12), 12 per second (60 for 5 s);
+           acoustic_image  (batch, acoustic_frames, 36, 48, 12), 12 per second (60 for 5 s);
            acoustic_frames must be a multiple of video_frames.
     Output embedding:  (batch, video_frames, 3072), the fused features of every video frame.
            classifier: (batch, num_classes).
@@ -38,11 +40,11 @@ def avmodel(mode: str = CLASSIFIER, num_classes: int = 14, video_frames: int = 5
     video_net = resnet50(EMBEDDING, num_frames=video_frames, frame_shape=frame_shape, weights=weights,
                          train_backbone=train_video_backbone)
     acoustic_net = dualcamnet_v2(EMBEDDING, num_frames=acoustic_frames)
-    video = keras.Input((video_frames, *frame_shape), name="video")
-    acoustic_images = keras.Input((acoustic_frames, *ACOUSTIC_SHAPE), name="acoustic_images")
+    video = keras.Input((video_frames, *frame_shape), name=VIDEO_FRAMES)
+    acoustic_image = keras.Input((acoustic_frames, *ACOUSTIC_SHAPE), name=ACOUSTIC_IMAGE)
     per_video_frame = acoustic_frames // video_frames
-    acoustic = layers.AveragePooling1D(per_video_frame, name="acoustic_per_video_frame")(acoustic_net(acoustic_images))
+    acoustic = layers.AveragePooling1D(per_video_frame, name="acoustic_per_video_frame")(acoustic_net(acoustic_image))
     x = layers.Concatenate(name="fuse")([video_net(video), acoustic])
     if mode == CLASSIFIER:
         x = mean_over_frames(dense_stack(x, (HEAD, num_classes), ("fc1", "fc2")))
-    return keras.Model([video, acoustic_images], output(x, mode), name="avmodel")
+    return Functional([video, acoustic_image], output(x, mode), name="avmodel")

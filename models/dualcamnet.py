@@ -13,6 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.config import ACOUSTIC_IMAGE
+from models.functional import Functional
 from models.layers import (
     CLASSIFIER,
     EMBEDDING,
@@ -43,11 +45,14 @@ V2_FULL1 = 1024  # "full1": a 9x12 VALID convolution, i.e. a dense layer on each
 
 
 def _acoustic_input(num_frames: int):
-    return keras.Input((num_frames, *ACOUSTIC_SHAPE), name="acoustic_images")
+    return keras.Input((num_frames, *ACOUSTIC_SHAPE), name=ACOUSTIC_IMAGE)
 
 
 def _seconds(inputs):
-    """(batch, T, ...) -> (batch * T / 12, 12, ...) for clips longer than a second."""
+    """(batch, T, ...) -> (batch * T / 12, 12, ...) for clips longer than a second.
+
+    Only those builds hold these two layers: checkpoints written before models.functional
+    address layers by position and must find them where they were."""
     num_frames = inputs.shape[1]
     if num_frames <= FRAMES_PER_SECOND:
         return inputs
@@ -73,7 +78,7 @@ def _trunk(inputs, convs, kernel_initializer: str | None):
 def dualcamnet(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 24) -> keras.Model:
     """DualCamNet of (A), the "hybrid" network; every layer initialised N(0, 0.01).
 
-    Input  acoustic_images (batch, num_frames, 36, 48, 12); (A) trains on 2-s samples, T = 24.
+    Input  acoustic_image (batch, num_frames, 36, 48, 12); (A) trains on 2-s samples, T = 24.
     Output embedding:  (batch, num_frames, 12, 16, 128), the ReLU conv3 map of every frame, on
                        the same 12x16 grid as resnet18_v1's video map.
            classifier: (batch, num_classes); per frame the map is summed over its 12x16 cells
@@ -92,7 +97,7 @@ def dualcamnet(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 
         x = UnfoldFrames(num_frames, name="unfold")(x)
         x = dense_stack(x, (num_classes,), ("full1",))
         x = mean_over_frames(x)
-    return keras.Model(inputs, output(x, mode), name="dualcamnet")
+    return Functional(inputs, output(x, mode), name="dualcamnet")
 
 
 def _dualcamnet_v2(mode: str, num_classes: int, num_frames: int, teacher: bool) -> keras.Model:
@@ -110,13 +115,13 @@ def _dualcamnet_v2(mode: str, num_classes: int, num_frames: int, teacher: bool) 
             x = layers.Dropout(0.5, name="drop1")(x)
             x = dense_stack(x, (1000, num_classes), ("full2", "full3"), kernel_initializer="glorot_uniform")
         x = mean_over_frames(x)
-    return keras.Model(inputs, output(x, mode), name="dualcamnet_v2_teacher" if teacher else "dualcamnet_v2")
+    return Functional(inputs, output(x, mode), name="dualcamnet_v2_teacher" if teacher else "dualcamnet_v2")
 
 
 def dualcamnet_v2(mode: str = CLASSIFIER, num_classes: int = 14, num_frames: int = 12) -> keras.Model:
     """DualCamNet v2 of (B), the acoustic-image classifier.
 
-    Input  acoustic_images (batch, num_frames, 36, 48, 12); (B)'s teacher trains on 1-s
+    Input  acoustic_image (batch, num_frames, 36, 48, 12); (B)'s teacher trains on 1-s
            samples (T = 12); its students see 5-s samples (T = 60).
     Output embedding:  (batch, num_frames, 1024), "full1" of every frame (ReLU).
            classifier: (batch, num_classes); per frame full1 -> dropout 0.5 -> fc 1000 ReLU

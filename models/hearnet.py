@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.config import SPECTROGRAM
+from models.functional import Functional
 from models.layers import CLASSIFIER, EMBEDDING, check_mode, dense_stack, output, weight_decay
 
 FREQUENCY_BINS = 257
@@ -35,7 +37,7 @@ CLASSIFIER_HIDDEN = {"a": EMBEDDING_HEAD, "b": (1000,)}
 
 def _hearnet(mode: str, num_classes: int, num_frames: int, variant: str) -> keras.Model:
     check_mode(mode)
-    inputs = keras.Input((num_frames, 1, FREQUENCY_BINS), name="spectrogram")
+    inputs = keras.Input((num_frames, 1, FREQUENCY_BINS), name=SPECTROGRAM)
     x = inputs
     for layer_name, filters, kernel, padding, pool in CONVS:
         x = layers.Conv2D(filters, (kernel or CONV4_KERNEL[variant], 1), padding=padding, activation="relu",
@@ -49,7 +51,7 @@ def _hearnet(mode: str, num_classes: int, num_frames: int, variant: str) -> kera
     else:
         widths = (*CLASSIFIER_HIDDEN[variant], num_classes)
         x = dense_stack(x, widths, tuple(f"fc{i}" for i in range(1, len(widths) + 1)))
-    return keras.Model(inputs, output(x, mode), name=f"hearnet_{variant}")
+    return Functional(inputs, output(x, mode), name=f"hearnet_{variant}")
 
 
 def hearnet_a(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 200) -> keras.Model:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.config import VIDEO_FRAMES
+from models.functional import Functional
 from models.layers import (
     CLASSIFIER,
     EMBEDDING,
@@ -108,7 +110,7 @@ def resnet18_v1(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int =
                        logits averaged over the frames.
     """
     check_mode(mode)
-    inputs = keras.Input((num_frames, *frame_shape), name="video")
+    inputs = keras.Input((num_frames, *frame_shape), name=VIDEO_FRAMES)
     x = FoldFrames(name="fold")(inputs)
     x = _trunk(x, RESNET18_V1_STAGES, BASIC, use_bias=False)
     x = _conv_bn(x, MAP_CHANNELS, MAP_KERNEL, 1, "conv_map", use_bias=False, padding="valid")
@@ -118,19 +120,19 @@ def resnet18_v1(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int =
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = UnfoldFrames(num_frames, name="unfold")(x)
         x = mean_over_frames(_frame_logits(x, num_classes))
-    return keras.Model(inputs, output(x, mode), name="resnet18_v1")
+    return Functional(inputs, output(x, mode), name="resnet18_v1")
 
 
 def _resnet50(mode, num_classes, num_frames, frame_shape, weights, train_backbone, temporal):
     check_mode(mode)
-    inputs = keras.Input((num_frames, *frame_shape), name="video")
+    inputs = keras.Input((num_frames, *frame_shape), name=VIDEO_FRAMES)
     x = FoldFrames(name="fold")(inputs)
     x = _trunk(x, RESNET50_STAGES, BOTTLENECK, use_bias=True, temporal_frames=num_frames if temporal else None)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = UnfoldFrames(num_frames, name="unfold")(x)
     if mode == CLASSIFIER:
         x = mean_over_frames(_frame_logits(x, num_classes))
-    model = keras.Model(inputs, output(x, mode), name="temporal_resnet50" if temporal else "resnet50")
+    model = Functional(inputs, output(x, mode), name="temporal_resnet50" if temporal else "resnet50")
     if weights is not None:
         load_resnet50_imagenet(model, weights)
     if not train_backbone:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.config import WAVEFORM
+from models.functional import Functional
 from models.layers import CLASSIFIER, check_mode, dense_stack, output, small_normal, weight_decay
 from models.weights import load_soundnet_t7
 
@@ -48,7 +50,7 @@ def soundnet5(mode: str = CLASSIFIER, num_classes: int = 14, num_samples: int = 
              norms; None starts from scratch.
     """
     check_mode(mode)
-    inputs = keras.Input((num_samples, 1), name="waveform")
+    inputs = keras.Input((num_samples, 1), name=WAVEFORM)
     x = inputs
     for name, filters, kernel, stride, padding, pool in CONVS:
         if x.shape[1] + 2 * padding < kernel:
@@ -66,7 +68,7 @@ def soundnet5(mode: str = CLASSIFIER, num_classes: int = 14, num_samples: int = 
     x = layers.GlobalAveragePooling1D(name="mean_time")(x)
     if mode == CLASSIFIER:
         x = dense_stack(x, (HEAD, num_classes), ("fc1", "fc2"))
-    model = keras.Model(inputs, output(x, mode), name="soundnet5")
+    model = Functional(inputs, output(x, mode), name="soundnet5")
     if weights is not None:
         load_soundnet_t7(model, weights, PRETRAINED)
     return model

@@ -12,11 +12,10 @@ PYTHON=${PYTHON:-.venv/bin/python}
 STATS="$RUNS/hearnet_a_stats.npz"
 [ -f "$STATS" ] || "$PYTHON" -m dataloader.stats "$LISTS/training.txt" --preset hearnet_a --out "$STATS"
 for ALPHA in 0.1 0.3 0.5 0.7 0.9; do
-  "$PYTHON" main.py --mode train --embedding 1 --transfer 1 --model_1 ResNet18_v1 --model_2 HearNet \
+  "$PYTHON" main.py --mode train --recipe a_transfer \
     --acoustic_init_checkpoint "$RUNS/a_self_supervised/networks/audio_net.weights.h5" \
     --acoustic_image_stats "$RUNS/a_self_supervised/acoustic_image_stats.npz" \
     --visual_init_checkpoint "$RUNS/a_self_supervised/networks/video_net.weights.h5" \
     --train_file "$LISTS/training.txt" --valid_file "$LISTS/validation.txt" --stats_file "$STATS" \
-    --checkpoint_dir "$RUNS" --exp_name "a_transfer_alpha_$ALPHA" --alpha "$ALPHA" \
-    --batch_size 64 --sample_length 2 --number_of_crops 1 --num_epochs 20 --learning_rate 1e-5 "$@"
+    --checkpoint_dir "$RUNS" --exp_name "a_transfer_alpha_$ALPHA" --alpha "$ALPHA" "$@"
 done

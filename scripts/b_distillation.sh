@@ -8,17 +8,17 @@ LISTS=${LISTS:?set LISTS to the directory of training/validation/testing.txt}
 RUNS=${RUNS:-runs}
 TEMPERATURE=${TEMPERATURE:-4}
 LAMBDA=${LAMBDA:-0.5}
+# As long as the students alone (b_students.sh), so the two compare; the recipe's own is 10.
+EPOCHS=${EPOCHS:-100}
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 STATS="$RUNS/hearnet_b_stats.npz"
 [ -f "$STATS" ] || "$PYTHON" -m dataloader.stats "$LISTS/training.txt" --preset hearnet_b --out "$STATS"
 for MODEL in HearNet SoundNet5 ResNet50; do
-  "$PYTHON" main.py --mode train --student_model "$MODEL" --teacher_model DualCamHybridNet \
+  "$PYTHON" main.py --mode train --recipe b_distillation --student_model "$MODEL" \
     --teacher_restore_checkpoint "$RUNS/b_teacher/networks/net.weights.h5" --stats_file "$STATS" \
     --acoustic_image_stats "$RUNS/b_teacher/acoustic_image_stats.npz" \
     --train_file "$LISTS/training.txt" --valid_file "$LISTS/validation.txt" \
     --checkpoint_dir "$RUNS" --exp_name "b_distilled_$MODEL" \
-    --temperature_value "$TEMPERATURE" --lambda_value "$LAMBDA" \
-    --batch_size 32 --learning_rate 1e-4 --num_epochs 100 --sample_length 5 --total_length 30 \
-    --number_of_crops 6 "$@"
+    --temperature_value "$TEMPERATURE" --lambda_value "$LAMBDA" --num_epochs "$EPOCHS" "$@"
 done

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import scipy.io
 
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from dataloader.raw import bmp_name, dc_name, jpeg_name, mat_name, npy_name
 from dualcam import layouts
 
 FPS = 12
@@ -23,7 +25,7 @@ def random_recording(rng: np.random.Generator, frames: int, noise: int = 6) -> d
     ramp = np.linspace(0, 200, 640, dtype=np.float32)[None, :, None] + np.zeros((480, 1, 3), np.float32)
     video = np.stack([ramp + rng.integers(0, noise, (480, 640, 3)) for _ in range(frames)]).astype(np.uint8)
     return {
-        "mfcc": np.repeat(rng.standard_normal((frames, 36, 6, 12)), 8, axis=2).astype(np.float32),
+        "acoustic_images": np.repeat(rng.standard_normal((frames, 36, 6, 12)), 8, axis=2).astype(np.float32),
         "audio": rng.integers(-2**31, 2**31 - 1, (frames, 128, 1024), dtype=np.int64).astype(np.int32),
         "frames": video,
     }
@@ -35,8 +37,8 @@ def write_acivw(root: Path, seconds: dict[tuple[int, int], float], seed: int = 0
     data = {}
     for (class_index, video), length in seconds.items():
         arrays = random_recording(rng, round(length * FPS))
-        layouts.write_acivw_recording(root, class_index, video, arrays["mfcc"], arrays["audio"],
-                                      arrays["frames"], {})
+        layouts.write_recording(ACIVW_SPEC, root, root, (class_index, video), arrays["acoustic_images"],
+                                arrays["audio"], arrays["frames"], {})
         data[(class_index, video)] = arrays
     return data
 
@@ -48,14 +50,14 @@ def write_avia(mat_root: Path, raw_root: Path, frames: dict[tuple[int, int, int]
     data = {}
     for (location, subject, action), count in frames.items():
         arrays = random_recording(rng, count, noise)
-        layouts.write_avia_recording(mat_root, raw_root, location, subject, action, arrays["mfcc"],
-                                     arrays["audio"], arrays["frames"], {}, mics=mics)
+        layouts.write_recording(AVIA_SPEC, mat_root, raw_root, (location, subject, action),
+                                arrays["acoustic_images"], arrays["audio"], arrays["frames"], {}, mics=mics)
         data[(location, subject, action)] = arrays
     return data
 
 
 def write_video_time(root: Path, class_index: int, video: int, seconds: int) -> None:
-    path = layouts.acivw_recording_dir(root, class_index, video) / "video_time.txt"
+    path = root / ACIVW_SPEC.relative_dir((class_index, video)) / "video_time.txt"
     path.write_text(f"video seconds: {seconds}")
 
 
@@ -64,7 +66,7 @@ def acivw_expected(arrays: dict, second: int) -> dict[str, np.ndarray]:
     224 x 298 with OpenCV's bicubic, microphone 0 of the audio."""
     window = slice(second * FPS, (second + 1) * FPS)
     return {
-        "audio_image": arrays["mfcc"][window],
+        "acoustic_image": arrays["acoustic_images"][window],
         "audio_data": arrays["audio"][window, :1],
         "video": np.stack([cv2.resize(f, (298, 224), interpolation=cv2.INTER_CUBIC)
                            for f in arrays["frames"][window]]),
@@ -78,8 +80,8 @@ def avia_frame_numbers(second: int, count: int) -> list[int]:
 
 def avia_expected(arrays: dict, second: int) -> dict[str, np.ndarray]:
     """What record `second` of an AVIA recording written with one microphone holds."""
-    index = avia_frame_numbers(second, len(arrays["mfcc"]))
-    return {"audio_image": arrays["mfcc"][index], "audio_data": arrays["audio"][index, :1]}
+    index = avia_frame_numbers(second, len(arrays["acoustic_images"]))
+    return {"acoustic_image": arrays["acoustic_images"][index], "audio_data": arrays["audio"][index, :1]}
 
 
 # The records of the original converters, built as their code builds them (read with the same
@@ -118,12 +120,12 @@ def original_acivw_record(recording_dir: Path, class_index: int, video: int, sec
     """(A)'s convert_data.py: the .mat as loaded, microphone 0 of the .dc, the BMP read by
     OpenCV and resized (cubic) so its short side is 224."""
     numbers = range(second * FPS + 1, (second + 1) * FPS + 1)
-    images = [scipy.io.loadmat(str(recording_dir / "MFCC_Image" / layouts.mat_name(i)))["MFCC"] for i in numbers]
-    audio = [np.fromfile(recording_dir / "audio" / layouts.dc_name(i), np.int32).reshape((128, 1024), order="F")[0]
+    images = [scipy.io.loadmat(str(recording_dir / "MFCC_Image" / mat_name(i)))["MFCC"] for i in numbers]
+    audio = [np.fromfile(recording_dir / "audio" / dc_name(i), np.int32).reshape((128, 1024), order="F")[0]
              for i in numbers]
     frames = []
     for i in numbers:
-        frame = cv2.imread(str(recording_dir / "video" / layouts.bmp_name(i)))
+        frame = cv2.imread(str(recording_dir / "video" / bmp_name(i)))
         height, width = float(frame.shape[0]), float(frame.shape[1])
         scale = 224.0 / width if height > width else 224.0 / height
         frames.append(cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_CUBIC))
@@ -138,9 +140,9 @@ def original_avia_record(mat_dir: Path, raw_dir: Path, numbers: tuple[int, int, 
     indices = [index % count + 1 for index in range(second * FPS, (second + 1) * FPS)]
     images = []
     for i in indices:
-        image = scipy.io.loadmat(str(mat_dir / "MFCC_Image" / layouts.mat_name(i)))["MFCC"].astype("<f4")
+        image = scipy.io.loadmat(str(mat_dir / "MFCC_Image" / mat_name(i)))["MFCC"].astype("<f4")
         images.append(np.pad(image, [(before, 0) for before in np.array([36, 48, 12]) - np.array(image.shape)]))
-    audio = [np.load(raw_dir / "audio" / layouts.npy_name(i)) for i in indices]
-    frames = [cv2.imread(str(raw_dir / "video" / layouts.jpeg_name(i))) for i in indices]
+    audio = [np.load(raw_dir / "audio" / npy_name(i)) for i in indices]
+    frames = [cv2.imread(str(raw_dir / "video" / jpeg_name(i))) for i in indices]
     labels = {"action": action, "location": location - 1, "subject": subject - 1}
     return _original_fields(images, audio, frames, labels)

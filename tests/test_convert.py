@@ -18,9 +18,9 @@ from PIL import Image
 import convert_data
 from conversion import convert, recordings
 from conversion.convert import convert_dataset
-from dataloader import schema
-from dualcam import layouts
-from dualcam.layouts import RawDataError
+from dataloader import raw, schema
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from dataloader.raw import RawDataError
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSETS = [s for n in (1, 2, 3) for s in itertools.combinations(schema.MODALITIES, n)]
@@ -68,7 +68,7 @@ def _check_avia(out: Path, raw_root: Path, data: dict, modalities: tuple[str, ..
     for (loc, subject, action), arrays in data.items():
         directory = out / f"Location_{loc:02d}" / f"Subject_{subject:02d}" / f"Action_{action + 1:03d}"
         assert len(list(directory.iterdir())) == 30
-        raw_video = raw_root / layouts.avia_relative_dir(loc, subject, action) / "video"
+        raw_video = raw_root / AVIA_SPEC.relative_dir((loc, subject, action)) / "video"
         paths = [str(directory / f"Data_{second + 1:03d}.tfrecord") for second in range(30)]
         dataset = schema.record_dataset(paths).map(
             lambda s: schema.parse_sequence_example(s, "avia", modalities, decode_video=False))
@@ -78,8 +78,8 @@ def _check_avia(out: Path, raw_root: Path, data: dict, modalities: tuple[str, ..
             for modality in set(modalities) - {"video"}:
                 np.testing.assert_array_equal(parsed[modality], expected[modality])
             if "video" in modalities:
-                numbers = raw_data.avia_frame_numbers(second, len(arrays["mfcc"]))
-                jpegs = [(raw_video / layouts.jpeg_name(n + 1)).read_bytes() for n in numbers]
+                numbers = raw_data.avia_frame_numbers(second, len(arrays["acoustic_images"]))
+                jpegs = [(raw_video / raw.jpeg_name(n + 1)).read_bytes() for n in numbers]
                 assert list(parsed["video"]) == jpegs  # the camera's files, unchanged
                 assert [int(parsed[k]) for k in schema.SIZE_KEYS["video"]] == [480, 640, 3]
         assert second == 29
@@ -108,18 +108,18 @@ def test_avia_round_trip_gives_back_the_raw_values(avia, tmp_path, modalities):
 
 def test_avia_pads_small_acoustic_images_at_the_front_and_keeps_all_microphones(tmp_path):
     data = raw_data.write_avia(tmp_path / "mat", tmp_path / "raw", {(2, 1, 4): 12}, mics=3)
-    mat_dir = tmp_path / "mat" / layouts.avia_relative_dir(2, 1, 4) / "MFCC_Image"
+    mat_dir = tmp_path / "mat" / AVIA_SPEC.relative_dir((2, 1, 4)) / "MFCC_Image"
     small = np.random.default_rng(3).standard_normal((12, 30, 40, 10)).astype(np.float32)
     for i, image in enumerate(small):
-        (mat_dir / layouts.mat_name(i + 1)).write_bytes(layouts.mat_bytes(image))
-    modalities = ("audio_image", "audio_data")
+        (mat_dir / raw.mat_name(i + 1)).write_bytes(raw.mat_bytes(image))
+    modalities = ("acoustic_image", "audio_data")
     convert_dataset(tmp_path / "mat", tmp_path / "raw", tmp_path / "out", modalities=modalities,
                     progress=False)
     record = tmp_path / "out/Location_02/Subject_01/Action_005/Data_030.tfrecord"
     parsed = schema.read_record_file(record, "avia", modalities)
-    assert parsed["audio_image"].shape == (12, 36, 48, 12)
-    np.testing.assert_array_equal(parsed["audio_image"][:, 6:, 8:, 2:], small)
-    assert not parsed["audio_image"][:, :6].any() and not parsed["audio_image"][:, :, :8].any()
+    assert parsed["acoustic_image"].shape == (12, 36, 48, 12)
+    np.testing.assert_array_equal(parsed["acoustic_image"][:, 6:, 8:, 2:], small)
+    assert not parsed["acoustic_image"][:, :6].any() and not parsed["acoustic_image"][:, :, :8].any()
     np.testing.assert_array_equal(parsed["audio_data"], data[(2, 1, 4)]["audio"][:, :3])
 
 
@@ -193,8 +193,8 @@ def _copy(tree: Path, tmp_path: Path) -> Path:
 
 
 def _acivw_file(root: Path, name: str, i: int) -> Path:
-    recording = layouts.acivw_recording_dir(root, 0, 1)
-    namer = {"MFCC_Image": layouts.mat_name, "audio": layouts.dc_name, "video": layouts.bmp_name}[name]
+    recording = root / ACIVW_SPEC.relative_dir((0, 1))
+    namer = {"MFCC_Image": raw.mat_name, "audio": raw.dc_name, "video": raw.bmp_name}[name]
     return recording / name / namer(i)
 
 
@@ -203,7 +203,7 @@ def _truncate(path: Path, keep: int = 100) -> None:
 
 
 def _video_time(root: Path) -> Path:
-    return layouts.acivw_recording_dir(root, 0, 1) / "video_time.txt"
+    return root / ACIVW_SPEC.relative_dir((0, 1)) / "video_time.txt"
 
 
 ACIVW_BAD_INPUTS = {
@@ -224,7 +224,7 @@ ACIVW_BAD_INPUTS = {
                      r"audio/A_000013.dc: 100 bytes, expected 524288 \(128 mics x 1024 int32 samples\)"),
     "malformed bmp": (lambda r: _acivw_file(r, "video", 24).write_bytes(b"BM not really"),
                       r"video/I_000024.bmp: not an image file \(unknown format\)"),
-    "no acoustic images": (lambda r: shutil.rmtree(layouts.acivw_recording_dir(r, 0, 1) / "MFCC_Image"),
+    "no acoustic images": (lambda r: shutil.rmtree(r / ACIVW_SPEC.relative_dir((0, 1)) / "MFCC_Image"),
                            r"class_0/data_001/MFCC_Image: missing directory \(--beamform computes"),
 }
 
@@ -247,8 +247,8 @@ def test_bad_acivw_input_stops_with_the_file_and_the_problem(acivw, tmp_path, ca
 
 
 def _avia_file(root: Path, tree: str, name: str, i: int) -> Path:
-    directory = root / tree / layouts.avia_relative_dir(1, 2, 0) / name
-    namer = {"MFCC_Image": layouts.mat_name, "audio": layouts.npy_name, "video": layouts.jpeg_name}[name]
+    directory = root / tree / AVIA_SPEC.relative_dir((1, 2, 0)) / name
+    namer = {"MFCC_Image": raw.mat_name, "audio": raw.npy_name, "video": raw.jpeg_name}[name]
     return directory / namer(i)
 
 
@@ -260,9 +260,9 @@ AVIA_BAD_INPUTS = {  # damage, the error expected, the modality that reads the d
     "malformed npy": (lambda r: np.save(_avia_file(r, "raw", "audio", 5), np.zeros((1, 1024), np.float32)),
                       r"audio/A_000005.npy: audio is float32 \(1, 1024\), expected int32", "audio_data"),
     "wrong mat variable": (lambda r: _avia_file(r, "mat", "MFCC_Image", 2).write_bytes(
-                               layouts.mat_bytes(np.zeros((36, 48, 12))).replace(b"MFCC", b"Beam")),
-                           "MFCC_Image/Data_2.mat: no 'MFCC' variable", "audio_image"),
-    "missing raw recording": (lambda r: shutil.rmtree(r / "raw" / layouts.avia_relative_dir(1, 2, 0)),
+                               raw.mat_bytes(np.zeros((36, 48, 12))).replace(b"MFCC", b"Beam")),
+                           "MFCC_Image/Data_2.mat: no 'MFCC' variable", "acoustic_image"),
+    "missing raw recording": (lambda r: shutil.rmtree(r / "raw" / AVIA_SPEC.relative_dir((1, 2, 0))),
                               "raw/Location_01/Subject_02/Action_000/audio: missing directory", "audio_data"),
 }
 
@@ -290,7 +290,7 @@ def test_bad_avia_input_stops_with_the_file_and_the_problem(avia_pair, tmp_path,
 
 def test_cli_reports_bad_input_and_exit_code(acivw, tmp_path, capsys):
     root = _copy(acivw[0], tmp_path)
-    (layouts.acivw_recording_dir(root, 3, 2) / "video_time.txt").unlink()
+    (root / ACIVW_SPEC.relative_dir((3, 2)) / "video_time.txt").unlink()
     with pytest.raises(SystemExit) as stop:
         convert_data.main([str(root), str(tmp_path / "out"), "--modalities", "1"])
     assert stop.value.code == 1
@@ -325,11 +325,36 @@ def test_a_manifest_from_before_video_encodings_were_recorded_names_the_only_one
     assert json.loads((tmp_path / "conversion.json").read_text())["video_encoding"] == "raw_bgr"
 
 
-def test_layout_is_recognised_or_must_be_named(acivw, avia, tmp_path):
-    assert recordings.detect_layout(acivw[0]) == "acivw"
-    assert recordings.detect_layout(avia[0] / "raw") == "avia"
-    with pytest.raises(ValueError, match="no recording directories.*--layout"):
-        recordings.detect_layout(tmp_path)
+def test_a_manifest_from_before_the_renames_resumes(acivw, tmp_path):
+    """Manifests named the flavour `layout` and the acoustic images' modality `audio_image`."""
+    root, _ = acivw
+    (tmp_path / "conversion.json").write_text(json.dumps({"layout": "acivw",
+                                                          "modalities": ["audio_image", "audio_data"]}))
+    summary = convert_dataset(root, root, tmp_path, modalities=("acoustic_image", "audio_data"), progress=False)
+    assert summary.records_written == 3
+    assert json.loads((tmp_path / "conversion.json").read_text()) == {
+        "flavour": "acivw", "modalities": ["acoustic_image", "audio_data"]}
+    with pytest.raises(ValueError, match="converted as .*'audio_data'.* this run asks for .*'video'"):
+        convert_dataset(root, root, tmp_path, modalities=("acoustic_image", "video"), progress=False)
+
+
+@pytest.mark.parametrize("flag", ["--flavour", "--layout"])
+def test_the_flavour_is_named_with_its_flag_or_the_former_one(avia, tmp_path, flag):
+    root, _ = avia
+    argv = [str(root / "mat"), str(root / "raw"), str(tmp_path / "out"), "--modalities", "1", "--quiet"]
+    assert convert_data.main([*argv, flag, "avia"]) == 0
+    assert len(list((tmp_path / "out").rglob("*.tfrecord"))) == 30
+    # Named, the flavour is not recognised: an AVIA tree holds no ACIVW recording.
+    assert convert_data.main([*argv[:2], str(tmp_path / "none"), "--quiet", flag, "acivw"]) == 0
+    assert not list((tmp_path / "none").rglob("*.tfrecord"))
+
+
+def test_flavour_is_recognised_or_must_be_named(acivw, avia, tmp_path):
+    assert recordings.detect_flavour(acivw[0]) == "acivw"
+    assert recordings.detect_flavour(avia[0] / "raw") == "avia"
+    with pytest.raises(ValueError, match=r"no recording directories \(ACIVW: class_\*/data_\*, "
+                                         r"AVIA: Location_\*/Subject_\*/Action_\*\).*--flavour"):
+        recordings.detect_flavour(tmp_path)
 
 
 def test_acoustic_images_are_beamformed_when_only_raw_audio_exists(tmp_path):
@@ -338,17 +363,17 @@ def test_acoustic_images_are_beamformed_when_only_raw_audio_exists(tmp_path):
 
     data = raw_data.write_acivw(tmp_path, {(2, 5): 1.0}, seed=9)
     raw_data.write_video_time(tmp_path, 2, 5, 1)
-    shutil.rmtree(layouts.acivw_recording_dir(tmp_path, 2, 5) / "MFCC_Image")
+    shutil.rmtree(tmp_path / ACIVW_SPEC.relative_dir((2, 5)) / "MFCC_Image")
     with pytest.raises(RawDataError, match="missing array geometry file"):
-        convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("audio_image",), beamform=True,
+        convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("acoustic_image",), beamform=True,
                         progress=False)
     geometry = default_geometry()
     geometry.save(tmp_path / GEOMETRY_FILENAME)
-    convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("audio_image",), beamform=True,
+    convert_dataset(tmp_path, tmp_path, tmp_path / "out", modalities=("acoustic_image",), beamform=True,
                     progress=False)
     record = tmp_path / "out/class_2/data_005/Data_001.tfrecord"
-    parsed = schema.read_record_file(record, "acivw", ("audio_image",))
-    np.testing.assert_array_equal(parsed["audio_image"], acoustic_images(data[(2, 5)]["audio"], geometry))
+    parsed = schema.read_record_file(record, "acivw", ("acoustic_image",))
+    np.testing.assert_array_equal(parsed["acoustic_image"], acoustic_images(data[(2, 5)]["audio"], geometry))
 
 
 def test_the_tools_start_without_tensorflow():
@@ -384,7 +409,7 @@ def test_acivw_records_are_byte_identical_to_the_original_converters(acivw, tmp_
     convert_dataset(root, root, tmp_path / "out", progress=False)
     for (c, v), seconds in ACIVW_SECONDS.items():
         for second in range(int(seconds)):
-            original = raw_data.original_acivw_record(layouts.acivw_recording_dir(root, c, v), c, v, second)
+            original = raw_data.original_acivw_record(root / ACIVW_SPEC.relative_dir((c, v)), c, v, second)
             _write_gzip(tmp_path / "original.tfrecord", original)
             ours = tmp_path / f"out/class_{c}/data_{v:03d}/Data_{second + 1:03d}.tfrecord"
             assert ours.read_bytes() == (tmp_path / "original.tfrecord").read_bytes()
@@ -401,7 +426,7 @@ def test_opencv_resizes_as_the_release_the_acivw_records_were_checked_with(tmp_p
     digest = hashlib.sha256()
     for frame in frames:
         cv2.imwrite(str(tmp_path / "frame.bmp"), frame)
-        digest.update(recordings.acivw_frame(tmp_path / "frame.bmp").tobytes())
+        digest.update(recordings.resized_frame(tmp_path / "frame.bmp", ACIVW_SPEC).tobytes())
     assert digest.hexdigest()[:32] == "ca257fe079efd45c023f524df70fd741", cv2.__version__
 
 
@@ -418,12 +443,12 @@ def avia_raw_bgr(tmp_path_factory):
 
 def test_avia_raw_video_records_are_byte_identical_to_the_published_converters(avia_raw_bgr, tmp_path):
     (numbers,) = AVIA_FRAMES
-    relative = layouts.avia_relative_dir(*numbers)
+    relative = AVIA_SPEC.relative_dir(numbers)
     for second in (0, 1, 29):
         original = raw_data.original_avia_record(avia_raw_bgr / "mat" / relative, avia_raw_bgr / "raw" / relative,
                                                  numbers, second)
         _write_gzip(tmp_path / "original.tfrecord", original)
-        ours = avia_raw_bgr / "out" / recordings.output_dir("avia", numbers) / f"Data_{second + 1:03d}.tfrecord"
+        ours = avia_raw_bgr / "out" / AVIA_SPEC.converted_dir(numbers) / f"Data_{second + 1:03d}.tfrecord"
         assert ours.read_bytes() == (tmp_path / "original.tfrecord").read_bytes()
 
 
@@ -443,9 +468,9 @@ def test_avia_raw_video_loads_with_the_pixels_opencv_decodes(avia_raw_bgr, tmp_p
     root = avia_raw_bgr
     convert_dataset(root / "mat", root / "raw", tmp_path, modalities=("video",), progress=False)
     (numbers,) = AVIA_FRAMES
-    record = recordings.output_dir("avia", numbers) / "Data_002.tfrecord"
-    video_dir = root / "raw" / layouts.avia_relative_dir(*numbers) / "video"
-    bgr = [cv2.imread(str(video_dir / layouts.jpeg_name(n + 1))) for n in raw_data.avia_frame_numbers(1, 20)]
+    record = AVIA_SPEC.converted_dir(numbers) / "Data_002.tfrecord"
+    video_dir = root / "raw" / AVIA_SPEC.relative_dir(numbers) / "video"
+    bgr = [cv2.imread(str(video_dir / raw.jpeg_name(n + 1))) for n in raw_data.avia_frame_numbers(1, 20)]
 
     stored = schema.read_record_file(root / "out" / record, "avia", ("video",), decode_video=False)
     assert list(stored["video"]) == [frame.tobytes() for frame in bgr]  # 921,600 bytes a frame
@@ -458,7 +483,7 @@ def test_avia_raw_video_loads_with_the_pixels_opencv_decodes(avia_raw_bgr, tmp_p
 def test_the_manifest_keeps_the_video_encoding(avia_raw_bgr, tmp_path):
     mat, raw, out = avia_raw_bgr / "mat", avia_raw_bgr / "raw", avia_raw_bgr / "out"
     assert json.loads((out / "conversion.json").read_text()) == {
-        "layout": "avia", "modalities": list(schema.MODALITIES), "video_encoding": "raw_bgr"}
+        "flavour": "avia", "modalities": list(schema.MODALITIES), "video_encoding": "raw_bgr"}
     with pytest.raises(ValueError, match="'video_encoding': 'raw_bgr'.* this run asks for .*'video_encoding': 'jpeg'"):
         convert_dataset(mat, raw, out, progress=False)
     convert_dataset(mat, raw, tmp_path / "jpeg", modalities=("video",), progress=False)

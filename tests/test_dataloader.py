@@ -12,9 +12,10 @@ import tensorflow as tf
 from PIL import Image
 
 from dataloader import schema, stats
-from dataloader.config import RGB_MEAN, LoaderConfig, Throughput
+from dataloader.config import LoaderConfig, Throughput
 from dataloader.pipeline import default_phases, make_dataset, output_keys
 from dataloader.presets import PRESETS
+from dataloader.video import RGB_MEAN
 from dataloader.windows import find_clips, read_list, seconds_in_no_window, window_dataset, windows_per_epoch
 
 FPS = 12
@@ -30,7 +31,7 @@ def encoded_arrays(recording: int, second: int, mics: int = 1, video_shape=(6, 8
     video[..., 0] = g[:, None, None] % 256
     video[..., 1] = recording
     video[..., 2] = 7
-    return {"audio_image": images, "audio_data": audio, "video": video}
+    return {"acoustic_image": images, "audio_data": audio, "video": video}
 
 
 def write_recording(root, relative: str, recording: int, seconds, labels: dict, flavour: str = "acivw") -> list[str]:
@@ -219,7 +220,7 @@ def minimal_record(flavour: str, labels: dict, arrays: dict, jpeg: bool) -> byte
         return tf.train.FeatureList(feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[item]))
                                              for item in items])
 
-    images, audio, video = arrays["audio_image"], arrays["audio_data"], arrays["video"]
+    images, audio, video = arrays["acoustic_image"], arrays["audio_data"], arrays["video"]
     context = {key: int64(value) for key, value in labels.items()}
     sizes = {"audio_image/height": 36, "audio_image/width": 48, "audio_image/depth": 12,
              "audio_data/mics": audio.shape[1], "audio_data/samples": 1024,
@@ -265,7 +266,7 @@ def test_records_of_a_minimal_acivw_writer_load(tmp_path):
 def test_flips_turn_acoustic_images_left_right_and_upside_down(tmp_path):
     labels = {"classes": 0, "location": 1}
     arrays = encoded_arrays(1, 1)
-    arrays["audio_image"] = np.broadcast_to(np.arange(36 * 48, dtype=np.float32).reshape(36, 48, 1),
+    arrays["acoustic_image"] = np.broadcast_to(np.arange(36 * 48, dtype=np.float32).reshape(36, 48, 1),
                                             (12, 36, 48, 12))
     path = str(tmp_path / "class_0/data_001/Data_001.tfrecord")
     os.makedirs(os.path.dirname(path))
@@ -282,7 +283,7 @@ def test_mirror_flips_acoustic_images_and_video_together_and_keeps_the_crops(tmp
     paths = []
     for second in range(1, 7):
         arrays = encoded_arrays(1, second)
-        arrays["audio_image"] = arrays["audio_image"] + np.arange(36 * 48, dtype=np.float32).reshape(36, 48, 1)
+        arrays["acoustic_image"] = arrays["acoustic_image"] + np.arange(36 * 48, dtype=np.float32).reshape(36, 48, 1)
         arrays["video"][..., 2] = np.arange(48).reshape(6, 8)
         path = str(tmp_path / f"class_0/data_010/Data_{second:03d}.tfrecord")
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -322,13 +323,13 @@ def test_acoustic_image_statistics_tool_and_dataset_standardisation(tmp_path):
     paths, images = [], []
     for recording, level in ((1, -100.0), (2, -80.0)):
         arrays = encoded_arrays(1, 1)
-        arrays["audio_image"] = (rng.normal(size=(12, 36, 48, 12)) * np.arange(1, 13) + level).astype(np.float32)
+        arrays["acoustic_image"] = (rng.normal(size=(12, 36, 48, 12)) * np.arange(1, 13) + level).astype(np.float32)
         path = str(tmp_path / f"class_0/data_{recording:03d}/Data_001.tfrecord")
         os.makedirs(os.path.dirname(path))
         schema.write_record_file(path, schema.make_sequence_example("acivw", {"classes": 0, "location": recording},
                                                                     **arrays))
         paths.append(path)
-        images.append(arrays["audio_image"])
+        images.append(arrays["acoustic_image"])
     list_file = tmp_path / "list.txt"
     list_file.write_text("\n".join(paths) + "\n")
     out = tmp_path / "acoustic_stats.npz"

@@ -10,11 +10,16 @@ import tensorflow as tf
 
 import evaluate
 from dataloader.config import LoaderConfig
-from dataloader.schema import ACIVW, AVIA
+from dataloader.datasets import ACIVW, AVIA
 from evaluation import localise, metrics
-from evaluation.evaluate import build, evaluate_run, format_table, knn_loader
+from evaluation.evaluate import build, evaluate_run, knn_loader
 from evaluation.extract import Extractor, extract
-from trainer import cli
+from evaluation.report import format_table
+from trainer import data as run_data
+from trainer.config import RunConfig
+from trainer.plan import complete
+from trainer.session import run as run_main
+from trainer.statistics import input_statistics
 
 SELF_SUPERVISED = {"model_1": "ResNet18_v1", "model_2": "DualCamHybridNet", "sample_length": 1, "batch_size": 4}
 
@@ -75,21 +80,21 @@ def test_a_stage_without_run_or_statistics_is_refused(data):
     with pytest.raises(ValueError, match="standardised with dataset statistics"):
         build({**SELF_SUPERVISED, **lists}, None)
     config, plan, _ = build({**SELF_SUPERVISED, **lists, "standardise_acoustic_images": False}, None)
-    assert config["acoustic_image_stats"] is None and plan.loader.acoustic_image_stats_path is None
+    assert config.acoustic_image_stats is None and plan.loader.acoustic_image_stats_path is None
 
 
 def test_testing_a_run_without_its_statistics_is_refused(data, tmp_path):
-    config, plan = cli.complete_config({**SELF_SUPERVISED, "mode": "test", "test_file": data["test_file"],
-                                        "checkpoint_dir": str(tmp_path), "exp_name": "never_trained"})
+    config, plan = complete(RunConfig.from_dict({**SELF_SUPERVISED, "mode": "test", "test_file": data["test_file"],
+                                                 "checkpoint_dir": str(tmp_path), "exp_name": "never_trained"}))
     assert plan.loader.acoustic_image_stats_path == str(tmp_path / "never_trained" / "acoustic_image_stats.npz")
     with pytest.raises(ValueError, match="no acoustic-image statistics"):
-        cli.input_statistics(config, plan)
+        input_statistics(config, plan)
 
 
 def test_extraction_and_acoustic_energy_find_the_sources(data):
     config, plan, stage = build({**SELF_SUPERVISED, **_lists(data)}, None)
     loader = dataclasses.replace(plan.loader, training=False)
-    batches = cli.dataset(data["test_file"], loader, config, training=False, metadata=True)
+    batches = run_data.dataset(data["test_file"], loader, config, training=False, metadata=True)
     test = extract(stage, batches, ("classes",), maps=True)
     n = 9  # 3 recordings x 3 one-second windows
     assert len(test) == n and test.features["audio"].shape == (n, 128) and test.features["video"].shape == (n, 128)
@@ -129,7 +134,8 @@ def test_knn_runs_draw_their_own_training_windows_reproducibly(data):
     config, plan, _ = build({**SELF_SUPERVISED, **_lists(data)}, None)
 
     def windows(seed):
-        dataset = cli.dataset(data["train_file"], knn_loader(plan.loader, seed), config, training=True, metadata=True)
+        dataset = run_data.dataset(data["train_file"], knn_loader(plan.loader, seed), config, training=True,
+                                   metadata=True)
         return [(r, int(s)) for batch in dataset for r, s in zip(batch["recording"].numpy(),
                                                                  batch["first_second"].numpy())]
 
@@ -173,8 +179,9 @@ def test_self_supervised_random_init_has_every_metric(data, tmp_path):
         assert knn["test_accuracy_std"] == pytest.approx(np.std(accuracies))
     # The spread is run 0's training windows'.
     config, plan, stage = build({**SELF_SUPERVISED, **_lists(data)}, None)
-    train = extract(stage, cli.dataset(data["train_file"], knn_loader(plan.loader, 0),
-                                       {**config, "steps_per_epoch": None}, training=True, metadata=True), ("classes",))
+    train = extract(stage, run_data.dataset(data["train_file"], knn_loader(plan.loader, 0),
+                                            config.replace(steps_per_epoch=None), training=True, metadata=True),
+                    ("classes",))
     for feature in ("audio", "video"):
         spread = metrics.class_share(train.features[feature], train.labels["classes"])
         assert results["knn"][feature]["train_variance"] == pytest.approx(spread["variance"], rel=1e-5)
@@ -232,7 +239,7 @@ def _train(args):
 
     main.FLAGS.unparse_flags()
     main.FLAGS(["main.py", *args])
-    return cli.run(main.flag_config())
+    return run_main(main.flag_config())
 
 
 def test_cli_evaluates_a_trained_classifier_as_main_restores_it(data, tmp_path, capsys):
@@ -255,7 +262,7 @@ def test_cli_evaluates_a_trained_classifier_as_main_restores_it(data, tmp_path, 
     logs = run / "logs" / "evaluation"
     saved = tf.train.load_checkpoint(str(logs / "projector_logits")).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE")
     config, plan, stage = build({**json.loads((run / "config.json").read_text()), **_lists(data)}, None)
-    test = cli.dataset(data["test_file"], dataclasses.replace(plan.loader, training=False), config, training=False,
+    test = run_data.dataset(data["test_file"], dataclasses.replace(plan.loader, training=False), config, training=False,
                        metadata=True)
     initial = extract(stage, test, ("classes",)).features["logits"]
     stage.net.load_weights(run / "networks" / "net.weights.h5")

@@ -14,7 +14,10 @@ import pytest
 
 from dataloader import schema, stats
 from logger import quiet
-from trainer import cli, restart
+from trainer import restart, statistics
+from trainer.config import FlagError, RunConfig
+from trainer.plan import complete
+from trainer.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 START_UP_LINES = ("Unable to register cu", "Could not find cuda drivers", "oneDNN custom operations",
@@ -35,7 +38,7 @@ def write_records(root: Path, name: str = "training.txt", classes=(0, 1, 2), sec
             if not paths:
                 images.reshape(-1)[:non_finite] = np.nan
             schema.write_record_file(path, schema.make_sequence_example(
-                "acivw", {"classes": class_index, "location": 1}, audio_image=images))
+                "acivw", {"classes": class_index, "location": 1}, acoustic_image=images))
             paths.append(str(path))
     list_file = root / name
     list_file.write_text("".join(f"{path}\n" for path in paths))
@@ -198,16 +201,16 @@ def test_statistics_of_non_finite_data_are_refused_and_never_written(tmp_path, c
     assert not out.exists()
 
 
-def _configured(list_file: str, runs: Path, **flags) -> tuple[dict, object]:
-    return cli.complete_config({"mode": "train", "model": "DualCamHybridNet", "train_file": list_file,
-                                "checkpoint_dir": str(runs), "exp_name": "run", "sample_length": 1, **flags})
+def _configured(list_file: str, runs: Path, **flags) -> tuple[RunConfig, object]:
+    return complete(RunConfig(mode="train", model="DualCamHybridNet", train_file=list_file, checkpoint_dir=str(runs),
+                              exp_name="run", sample_length=1, **flags))
 
 
 def test_the_runs_own_statistics_are_computed_again_when_its_list_changes(tmp_path, monkeypatch):
     list_file = write_records(tmp_path / "data")
     config, plan = _configured(list_file, tmp_path / "runs")
     path = Path(plan.loader.acoustic_image_stats_path)
-    assert path == tmp_path / "runs" / "run" / cli.ACOUSTIC_IMAGE_STATS
+    assert path == RunDir(tmp_path / "runs" / "run").statistics("acoustic_image")
     computed = []
     compute = stats.compute_statistics
     monkeypatch.setattr(stats, "compute_statistics", lambda **kwargs: computed.append(1) or compute(**kwargs))
@@ -215,21 +218,21 @@ def test_the_runs_own_statistics_are_computed_again_when_its_list_changes(tmp_pa
     def fingerprint_of_file():
         return stats.recorded_provenance(path)["fingerprint"]
 
-    cli.input_statistics(config, plan)
+    statistics.input_statistics(config, plan)
     first = fingerprint_of_file()
-    cli.input_statistics(config, plan)  # the same files: reused
+    statistics.input_statistics(config, plan)  # the same files: reused
     assert len(computed) == 1
     record = Path(list_file).read_text().split()[2]
     os.utime(record, ns=(os.stat(record).st_atime_ns, os.stat(record).st_mtime_ns + 10**9))  # rewritten
-    cli.input_statistics(config, plan)
+    statistics.input_statistics(config, plan)
     assert len(computed) == 2 and fingerprint_of_file() != first
     assert stats.recorded_provenance(path) == stats.provenance(list_file, stats.acoustic_image_config(list_file),
                                                                input_name="acoustic_image", max_records=400)
     with np.load(path) as saved:  # a file of an older version, which records no list
         older = {key: saved[key] for key in saved if key not in ("fingerprint", "provenance")}
     np.savez(path, **{**older, "mean": older["mean"] * np.nan})  # ... and is not finite
-    cli.input_statistics(config, plan)
-    assert len(computed) == 3 and fingerprint_of_file() == stats.provenance(**cli._own_statistics_source(
+    statistics.input_statistics(config, plan)
+    assert len(computed) == 3 and fingerprint_of_file() == stats.provenance(**statistics._own_statistics_source(
         config, plan, "acoustic_image"))["fingerprint"]
     with np.load(path) as saved:
         assert np.isfinite(saved["mean"]).all()
@@ -242,7 +245,7 @@ def test_statistics_a_user_gives_are_taken_from_any_list_but_never_unsound(tmp_p
     assert stats.main([teacher_list, "--input", "acoustic_image", "--out", str(given)]) == 0
     config, plan = _configured(list_file, tmp_path / "runs", acoustic_image_stats=str(given))
     with caplog.at_level("WARNING", logger="absl"):
-        cli.input_statistics(config, plan)  # a teacher's statistics: taken as given, and their list logged
+        statistics.input_statistics(config, plan)  # a teacher's statistics: taken as given, and their list logged
     assert f"of {teacher_list}, not of --train_file {list_file}; used as given" in caplog.text
     assert not (tmp_path / "runs").exists()
 
@@ -252,8 +255,8 @@ def test_statistics_a_user_gives_are_taken_from_any_list_but_never_unsound(tmp_p
                                    ("short.npz", {"mean": values["mean"][:10]}, r"channels, not of \(12,\)")):
         np.savez(tmp_path / name, **{**values, **changed})
         config, plan = _configured(list_file, tmp_path / "runs", acoustic_image_stats=str(tmp_path / name))
-        with pytest.raises(cli.FlagError, match=problem) as refused:
-            cli.input_statistics(config, plan)
+        with pytest.raises(FlagError, match=problem) as refused:
+            statistics.input_statistics(config, plan)
         assert refused.value.flags == ("acoustic_image_stats",) and str(tmp_path / name) in str(refused.value)
     with pytest.raises(stats.NonFiniteStatisticsError, match="12 non-finite"):
         stats.load_acoustic_image_normalisation(plan.loader.__class__(

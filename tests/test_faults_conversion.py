@@ -23,21 +23,21 @@ import scipy.io
 
 import convert_data
 from conversion import files
-from dataloader import schema
-from dualcam import layouts
+from dataloader import raw, schema
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 
 REPO = Path(__file__).resolve().parents[1]
 ACIVW_SECONDS = {(0, 1): 1.0, (3, 2): 1.0}
 AVIA_FRAMES = {(1, 2, 0): 12, (2, 1, 5): 12}
 BAD = {"acivw": (0, 1), "avia": (1, 2, 0)}  # the recording whose file is broken
 GOOD_OUTPUT = {"acivw": Path("class_3/data_002"), "avia": Path("Location_02/Subject_01/Action_006")}
-KINDS = {  # kind: layout, directory, file namer, modality number
-    "mat": ("acivw", "MFCC_Image", layouts.mat_name, 0),
-    "dc": ("acivw", "audio", layouts.dc_name, 1),
-    "bmp": ("acivw", "video", layouts.bmp_name, 2),
-    "avia mat": ("avia", "MFCC_Image", layouts.mat_name, 0),
-    "npy": ("avia", "audio", layouts.npy_name, 1),
-    "jpeg": ("avia", "video", layouts.jpeg_name, 2),
+KINDS = {  # kind: flavour, directory, file namer, modality number
+    "mat": ("acivw", "MFCC_Image", raw.mat_name, 0),
+    "dc": ("acivw", "audio", raw.dc_name, 1),
+    "bmp": ("acivw", "video", raw.bmp_name, 2),
+    "avia mat": ("avia", "MFCC_Image", raw.mat_name, 0),
+    "npy": ("avia", "audio", raw.npy_name, 1),
+    "jpeg": ("avia", "video", raw.jpeg_name, 2),
 }
 BROKEN = 5  # the number of the broken file
 
@@ -52,11 +52,11 @@ def datasets(tmp_path_factory):
     return root
 
 
-def _linked_copy(datasets: Path, layout: str, target: Path) -> tuple[Path, Path]:
-    """The layout's dataset as a tree of links to the shared files (a broken file is made a
+def _linked_copy(datasets: Path, flavour: str, target: Path) -> tuple[Path, Path]:
+    """The flavour's dataset as a tree of links to the shared files (a broken file is made a
     copy of its own first, see `_own`); returns its .mat root and raw root."""
-    shutil.copytree(datasets / layout, target, copy_function=os.symlink)
-    return (target, target) if layout == "acivw" else (target / "mat", target / "raw")
+    shutil.copytree(datasets / flavour, target, copy_function=os.symlink)
+    return (target, target) if flavour == "acivw" else (target / "mat", target / "raw")
 
 
 def _own(path: Path) -> Path:
@@ -67,11 +67,11 @@ def _own(path: Path) -> Path:
 
 
 def _broken_file(kind: str, mat_root: Path, raw_root: Path) -> Path:
-    layout, directory, namer, _ = KINDS[kind]
-    if layout == "acivw":
-        recording = layouts.acivw_recording_dir(mat_root, *BAD[layout])
+    flavour, directory, namer, _ = KINDS[kind]
+    if flavour == "acivw":
+        recording = mat_root / ACIVW_SPEC.relative_dir(BAD[flavour])
     else:
-        recording = (mat_root if directory == "MFCC_Image" else raw_root) / layouts.avia_relative_dir(*BAD[layout])
+        recording = (mat_root if directory == "MFCC_Image" else raw_root) / AVIA_SPEC.relative_dir(BAD[flavour])
     return _own(recording / directory / namer(BROKEN))
 
 
@@ -92,13 +92,13 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def _image(shape: tuple[int, int], fmt: str) -> bytes:
-    return layouts.image_bytes(np.full((*shape, 3), 90, np.uint8), fmt)
+    return raw.image_bytes(np.full((*shape, 3), 90, np.uint8), fmt)
 
 
-def _mfcc_with(values: list[float], dtype=np.float32) -> np.ndarray:
-    mfcc = np.ones((36, 48, 12), dtype)
-    mfcc.flat[:len(values)] = values
-    return mfcc
+def _image_with(values: list[float], dtype=np.float32) -> np.ndarray:
+    image = np.ones((36, 48, 12), dtype)
+    image.flat[:len(values)] = values
+    return image
 
 
 def _write(data: bytes):
@@ -153,15 +153,15 @@ SPECIFIC = {  # (kind, form): damage, the problem expected, more flags
                          "MFCC is complex64, expected float32$", ()),
     ("mat", "cell array"): (_write(_mat(MFCC=np.array([[1.0, "a"]], dtype=object))),
                             "MFCC is object, expected float32$", ()),
-    ("mat", "float64 not float32"): (_write(_mat(MFCC=_mfcc_with([0.1], np.float64))),
+    ("mat", "float64 not float32"): (_write(_mat(MFCC=_image_with([0.1], np.float64))),
                                      "MFCC is float64, and 1 of its values are not exactly float32$", ()),
-    ("mat", "NaN"): (_write(_mat(MFCC=_mfcc_with([np.nan] * 3))), r"MFCC has 3 non-finite values \(NaN or inf\)$",
+    ("mat", "NaN"): (_write(_mat(MFCC=_image_with([np.nan] * 3))), r"MFCC has 3 non-finite values \(NaN or inf\)$",
                      ()),
     ("mat", "no MFCC"): (_write(_mat(Beam=np.ones((36, 48, 12), np.float32))),
                          r"no 'MFCC' variable \(found \['Beam'\]\)$", ()),
-    ("avia mat", "inf"): (_write(_mat(MFCC=_mfcc_with([np.inf, -np.inf]))),
+    ("avia mat", "inf"): (_write(_mat(MFCC=_image_with([np.inf, -np.inf]))),
                           r"MFCC has 2 non-finite values \(NaN or inf\)$", ()),
-    ("avia mat", "beyond float32"): (_write(_mat(MFCC=_mfcc_with([1e300], np.float64))),
+    ("avia mat", "beyond float32"): (_write(_mat(MFCC=_image_with([1e300], np.float64))),
                                      r"MFCC has 1 non-finite values \(NaN or inf\) once cast to float32", ()),
     ("avia mat", "larger"): (_write(_mat(MFCC=np.ones((36, 48, 13), np.float32))),
                              r"MFCC has shape \(36, 48, 13\), larger than \(36, 48, 12\)", ()),
@@ -199,18 +199,18 @@ CASES = {(kind, form): (damage, problems[kind], ()) for form, (damage, problems)
 CASES.update(SPECIFIC)
 
 
-def _argv(layout: str, mat_root: Path, raw_root: Path, out: Path, *flags: str) -> list[str]:
-    roots = [mat_root] if layout == "acivw" else [mat_root, raw_root]
+def _argv(flavour: str, mat_root: Path, raw_root: Path, out: Path, *flags: str) -> list[str]:
+    roots = [mat_root] if flavour == "acivw" else [mat_root, raw_root]
     return [*map(str, roots), str(out), "--quiet", *flags]
 
 
-def _check_complete(out: Path, layout: str, modalities: tuple[str, ...]) -> list[Path]:
+def _check_complete(out: Path, flavour: str, modalities: tuple[str, ...]) -> list[Path]:
     """Asserts the tree holds no temporary file and only readable records of 12 frames;
     returns the records."""
     assert not list(out.rglob("*" + files.PARTIAL_SUFFIX))
     records = sorted(out.rglob("*.tfrecord"))
     for record in records:
-        parsed = schema.read_record_file(record, layout, modalities, decode_video=False)
+        parsed = schema.read_record_file(record, flavour, modalities, decode_video=False)
         assert all(len(parsed[modality]) == 12 for modality in modalities)
     return records
 
@@ -225,42 +225,42 @@ def _error_line(capsys) -> str:
 def test_a_broken_file_stops_the_run_in_one_line_or_is_skipped(datasets, tmp_path, capsys, case):
     kind, _ = case
     damage, problem, flags = CASES[case]
-    layout, _, _, number = KINDS[kind]
+    flavour, _, _, number = KINDS[kind]
     modalities = (schema.MODALITIES[number],)
-    mat_root, raw_root = _linked_copy(datasets, layout, tmp_path / "raw")
+    mat_root, raw_root = _linked_copy(datasets, flavour, tmp_path / "raw")
     path = _broken_file(kind, mat_root, raw_root)
     damage(path)
     flags = ("--modalities", str(number), *flags)
 
     with pytest.raises(SystemExit) as stop:
-        convert_data.main(_argv(layout, mat_root, raw_root, tmp_path / "out", *flags))
+        convert_data.main(_argv(flavour, mat_root, raw_root, tmp_path / "out", *flags))
     assert stop.value.code == 1
     assert re.match(rf"convert_data\.py: error: {re.escape(str(path))}: {problem}", _error_line(capsys))
-    _check_complete(tmp_path / "out", layout, modalities)
+    _check_complete(tmp_path / "out", flavour, modalities)
 
-    assert convert_data.main(_argv(layout, mat_root, raw_root, tmp_path / "skipping", "--skip_bad", *flags)) == 0
+    assert convert_data.main(_argv(flavour, mat_root, raw_root, tmp_path / "skipping", "--skip_bad", *flags)) == 0
     report = capsys.readouterr().out
     assert "recordings: 1 converted, 1 skipped" in report
     assert re.search(rf"^skipped {re.escape(str(path))}: {problem}", report, re.MULTILINE)
-    records = _check_complete(tmp_path / "skipping", layout, modalities)
-    assert {record.parent.relative_to(tmp_path / "skipping") for record in records} == {GOOD_OUTPUT[layout]}
+    records = _check_complete(tmp_path / "skipping", flavour, modalities)
+    assert {record.parent.relative_to(tmp_path / "skipping") for record in records} == {GOOD_OUTPUT[flavour]}
 
 
 def test_avia_counts_the_acoustic_images_it_zero_pads(datasets, tmp_path, capsys):
     mat_root, raw_root = _linked_copy(datasets, "avia", tmp_path / "raw")
     small = np.random.default_rng(2).standard_normal((30, 40, 10)).astype(np.float32)
-    paths = [_broken_file("avia mat", mat_root, raw_root).with_name(layouts.mat_name(i)) for i in (3, 7)]
+    paths = [_broken_file("avia mat", mat_root, raw_root).with_name(raw.mat_name(i)) for i in (3, 7)]
     for path in paths:
-        _own(path).write_bytes(layouts.mat_bytes(small))
+        _own(path).write_bytes(raw.mat_bytes(small))
     assert convert_data.main(_argv("avia", mat_root, raw_root, tmp_path / "out", "--modalities", "0")) == 0
     report = capsys.readouterr().out
     # Each file is in two or three of the 30 records (12 frames wrap around): counted once.
     assert (f"zero padded to 36 x 48 x 12, as AVIA's converter did: 2 acoustic image files, e.g. {paths[0]} "
             "(--strict_shapes refuses them)") in report
     parsed = schema.read_record_file(tmp_path / "out/Location_01/Subject_02/Action_001/Data_001.tfrecord", "avia",
-                                     ("audio_image",))
-    np.testing.assert_array_equal(parsed["audio_image"][2, 6:, 8:, 2:], small)
-    assert not parsed["audio_image"][2, :6].any()
+                                     ("acoustic_image",))
+    np.testing.assert_array_equal(parsed["acoustic_image"][2, 6:, 8:, 2:], small)
+    assert not parsed["acoustic_image"][2, :6].any()
 
 
 def test_float64_acoustic_images_are_cast_when_float32_holds_them_and_avia_rounds(datasets, tmp_path):
@@ -276,8 +276,8 @@ def test_float64_acoustic_images_are_cast_when_float32_holds_them_and_avia_round
     assert convert_data.main(_argv("avia", avia_mat, avia_raw, tmp_path / "avia_out", "--modalities", "0")) == 0
     for record, flavour in ((tmp_path / "acivw_out/class_0/data_001/Data_001.tfrecord", "acivw"),
                             (tmp_path / "avia_out/Location_01/Subject_02/Action_001/Data_001.tfrecord", "avia")):
-        parsed = schema.read_record_file(record, flavour, ("audio_image",))
-        np.testing.assert_array_equal(parsed["audio_image"][BROKEN - 1], values.astype(np.float32))
+        parsed = schema.read_record_file(record, flavour, ("acoustic_image",))
+        np.testing.assert_array_equal(parsed["acoustic_image"][BROKEN - 1], values.astype(np.float32))
 
 
 def test_beamformed_acoustic_images_must_be_finite(datasets, tmp_path, capsys, monkeypatch):
@@ -285,7 +285,7 @@ def test_beamformed_acoustic_images_must_be_finite(datasets, tmp_path, capsys, m
     from dualcam.geometry import GEOMETRY_FILENAME, default_geometry
 
     root, _ = _linked_copy(datasets, "acivw", tmp_path / "raw")
-    shutil.rmtree(layouts.acivw_recording_dir(root, *BAD["acivw"]) / "MFCC_Image")
+    shutil.rmtree(root / ACIVW_SPEC.relative_dir(BAD["acivw"]) / "MFCC_Image")
     default_geometry().save(root / GEOMETRY_FILENAME)
     real = beamforming.acoustic_images
 
@@ -295,7 +295,7 @@ def test_beamformed_acoustic_images_must_be_finite(datasets, tmp_path, capsys, m
         return images
 
     monkeypatch.setattr(beamforming, "acoustic_images", with_nan)
-    path = layouts.acivw_recording_dir(root, *BAD["acivw"]) / "audio" / layouts.dc_name(BROKEN)
+    path = root / ACIVW_SPEC.relative_dir(BAD["acivw"]) / "audio" / raw.dc_name(BROKEN)
     with pytest.raises(SystemExit) as stop:
         convert_data.main(_argv("acivw", root, root, tmp_path / "out", "--modalities", "0", "--beamform"))
     assert stop.value.code == 1
@@ -451,7 +451,7 @@ def six_recordings(tmp_path_factory):
     root = tmp_path_factory.mktemp("six_recordings")
     frames = {(1, subject, action): 12 for subject in (1, 2) for action in (0, 1, 2)}
     raw_data.write_avia(root / "mat", root / "raw", frames)
-    convert_dataset(root / "mat", root / "raw", root / "whole", modalities=("audio_image", "audio_data"),
+    convert_dataset(root / "mat", root / "raw", root / "whole", modalities=("acoustic_image", "audio_data"),
                     progress=False)
     return root
 

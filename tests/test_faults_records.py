@@ -24,7 +24,7 @@ EVALUATION = LoaderConfig("acivw", ("acoustic_image", "audio"), sample_length=2)
 
 
 def example(second: int, flavour: str = "acivw", **changes) -> tf.train.SequenceExample:
-    arrays = {"audio_image": np.full((12, 36, 48, 12), second, np.float32),
+    arrays = {"acoustic_image": np.full((12, 36, 48, 12), second, np.float32),
               "audio_data": np.full((12, 1, 1024), second, np.int32),
               "video": np.full((12, 6, 8, 3), 10 * second, np.uint8)}
     labels = changes.pop("labels", ACIVW_LABELS if flavour == "acivw" else AVIA_LABELS)
@@ -157,7 +157,7 @@ def acivw_list(tmp_path):
         expected[path(second)] = problem
     images = np.full((12, 36, 48, 12), 9, np.float32)
     images[5, 1, 2, 3] = np.nan
-    write(path(9), example(9, audio_image=images))
+    write(path(9), example(9, acoustic_image=images))
     expected[path(9)] = re.escape("acoustic images hold 1 NaN or infinite values (the first in frame 5)")
     # A file that lost only its GZIP trailer: the loader reads its whole record; the checker names it.
     rewrite(write(path(10), example(10)), lambda data: data[:-4])

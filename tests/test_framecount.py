@@ -4,16 +4,17 @@ import pytest
 
 import framecount
 from conversion.framecount import count_seconds
-from dualcam import layouts
+from dataloader import raw
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 
 
 def _fake_acivw(root: Path, frames: dict[tuple[int, int], int]) -> None:
     """Only what framecount reads: the names of the video frames."""
     for (class_index, video), count in frames.items():
-        video_dir = layouts.acivw_recording_dir(root, class_index, video) / "video"
+        video_dir = root / ACIVW_SPEC.relative_dir((class_index, video)) / "video"
         video_dir.mkdir(parents=True)
         for i in range(1, count + 1):
-            (video_dir / layouts.bmp_name(i)).touch()
+            (video_dir / raw.bmp_name(i)).touch()
 
 
 def test_raw_count_writes_video_and_class_seconds_and_summaries(tmp_path, capsys):
@@ -54,10 +55,10 @@ def test_record_count_counts_one_second_per_record(tmp_path):
 
 def test_avia_count_warns_of_recordings_that_will_wrap(tmp_path, capsys):
     for action, count in ((0, 360), (5, 240)):
-        video_dir = tmp_path / layouts.avia_relative_dir(1, 2, action) / "video"
+        video_dir = tmp_path / AVIA_SPEC.relative_dir((1, 2, action)) / "video"
         video_dir.mkdir(parents=True)
         for i in range(1, count + 1):
-            (video_dir / layouts.jpeg_name(i)).touch()
+            (video_dir / raw.jpeg_name(i)).touch()
     assert framecount.main([str(tmp_path), "0"]) == 0
     assert (tmp_path / "Location_01/Subject_02/Action_005/video_time.txt").read_text() == "video seconds: 20"
     assert "1 recordings are shorter than 30 s: their records wrap around" in capsys.readouterr().err

@@ -8,8 +8,8 @@ import pytest
 
 import generate_lists
 from conversion import lists
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dataloader.windows import read_list
-from dualcam import layouts
 
 
 def _fake_avia(root: Path, records: int = 30):
@@ -17,7 +17,7 @@ def _fake_avia(root: Path, records: int = 30):
     for location in range(1, 4):
         for subject in range(1, 10):
             for action in range(1, 15):
-                directory = root / layouts.avia_relative_dir(location, subject, action)
+                directory = root / AVIA_SPEC.relative_dir((location, subject, action))
                 directory.mkdir(parents=True)
                 for s in range(records):
                     (directory / f"Data_{s + 1:03d}.tfrecord").touch()
@@ -70,7 +70,7 @@ def avia_tree(tmp_path_factory):
     _fake_avia(root)
     # A short recording: its tail that does not fill a block is left out.
     for s in range(30, 37):
-        (root / layouts.avia_relative_dir(2, 4, 6) / f"Data_{s + 1:03d}.tfrecord").touch()
+        (root / AVIA_SPEC.relative_dir((2, 4, 6)) / f"Data_{s + 1:03d}.tfrecord").touch()
     return root
 
 
@@ -137,7 +137,7 @@ def test_the_original_split_leaks_recordings_and_the_disjoint_ones_do_not(avia_t
 def test_a_recording_disjoint_split_needs_three_recordings_of_every_action(tmp_path):
     for subject in (1, 2):
         for action in (1, 2):
-            directory = tmp_path / layouts.avia_relative_dir(1, subject, action)
+            directory = tmp_path / AVIA_SPEC.relative_dir((1, subject, action))
             directory.mkdir(parents=True)
             (directory / "Data_001.tfrecord").touch()
     with pytest.raises(ValueError, match=r"action 1: 2 units cannot make 3 disjoint splits"):
@@ -164,7 +164,7 @@ def test_disjoint_lists_go_to_their_own_directory(avia_tree):
 
 def _fake_acivw(root: Path, seconds: dict[tuple[int, int], int]) -> None:
     for (class_index, video), count in seconds.items():
-        directory = layouts.acivw_recording_dir(root, class_index, video)
+        directory = root / ACIVW_SPEC.relative_dir((class_index, video))
         directory.mkdir(parents=True)
         for s in range(count):
             (directory / f"Data_{s + 1:03d}.tfrecord").touch()

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dualcam.geometry import GRID_COLS, GRID_ROWS, Geometry, sunflower_array
+from dataloader.camera import GRID_COLS, GRID_ROWS
+from dualcam.geometry import Geometry, sunflower_array
 
 
 def test_array_is_planar_128_mics_half_metre_aperture(geometry):

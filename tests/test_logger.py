@@ -3,6 +3,8 @@ import tensorflow as tf
 
 from logger import images
 from logger.callbacks import ImageLogger, write_hparams, write_projector
+from trainer import losses
+from trainer.stages import acoustic_energy
 
 
 def test_upsample_gives_each_image_block_its_cell():
@@ -15,7 +17,7 @@ def test_upsample_gives_each_image_block_its_cell():
 
 
 def test_overlay_marks_the_hot_cell_red():
-    frame = np.zeros((48, 64, 3), np.float32) - images.RGB_MEAN  # black, as mean-subtracted input
+    frame = np.zeros((48, 64, 3), np.uint8)  # black
     heat = np.zeros((12, 16))
     heat[3, 5] = 1.0
     picture = images.overlay(frame, heat)
@@ -25,10 +27,10 @@ def test_overlay_marks_the_hot_cell_red():
 
 
 def test_attention_map_by_hand():
-    audio = np.ones((2, 2, 3))
-    video = np.zeros((2, 2, 3))
-    video[1, 0] = [1.0, 2.0, 0.0]
-    np.testing.assert_array_equal(images.attention_map(audio, video), [[0, 0], [5, 0]])
+    audio = np.ones((1, 2, 2, 3))
+    video = np.zeros((1, 2, 2, 3))
+    video[0, 1, 0] = [1.0, 2.0, 0.0]
+    np.testing.assert_array_equal(losses.attention_map(audio, video).numpy()[0], [[0, 0], [5, 0]])
 
 
 def _event_tags(log_dir):
@@ -41,12 +43,12 @@ def _event_tags(log_dir):
 
 def test_image_logger_writes_acoustic_energy_and_attention(tmp_path):
     class FakeStage:
-        def maps(self, batch):
-            return np.ones((2, 12, 16, 4)), np.ones((2, 12, 16, 4))
+        def pictures(self, batch):
+            return {"acoustic_energy": acoustic_energy(batch["acoustic_image"]), "attention": np.ones((2, 12, 16))}
 
     batch = {"video": np.zeros((2, 1, 48, 64, 3), np.float32),
              "acoustic_image": np.random.default_rng(0).normal(size=(2, 3, 36, 48, 12)).astype(np.float32)}
-    logger = ImageLogger(str(tmp_path), batch)
+    logger = ImageLogger(str(tmp_path), batch, np.zeros((2, 48, 64, 3), np.uint8))
     logger.set_model(FakeStage())
     logger.on_epoch_end(0)
     assert {"acoustic_energy", "attention"} <= _event_tags(tmp_path)

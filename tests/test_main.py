@@ -25,7 +25,7 @@ def _run_main(args, **env):
 
     main.FLAGS.unparse_flags()
     main.FLAGS(["main.py", *args])
-    from trainer.cli import run
+    from trainer.session import run
 
     return run(main.flag_config())
 
@@ -85,13 +85,13 @@ def test_hearnet_run_normalises_with_statistics_of_its_training_list(lists, tmp_
     config = json.loads((tmp_path / "h" / "config.json").read_text())
     assert Path(config["stats_file"]) == tmp_path / "h" / "spectrogram_stats.npz"
     import main
-    from trainer import cli
+    from trainer import plan
 
     main.FLAGS.unparse_flags()
     main.FLAGS(["main.py", *train, "--exp_name", "h"])
-    _, plan = cli.complete_config(main.flag_config())
-    assert plan.loader.normalisation == "mean_std" and plan.loader.stats_path == config["stats_file"]
-    expected = stats.compute_statistics(str(lists / "training.txt"), plan.loader)
+    _, planned = plan.complete(main.flag_config())
+    assert planned.loader.normalisation == "mean_std" and planned.loader.stats_path == config["stats_file"]
+    expected = stats.compute_statistics(str(lists / "training.txt"), planned.loader)
     with np.load(config["stats_file"]) as written:
         np.testing.assert_allclose(written["mean"], expected["mean"], rtol=1e-6)
         np.testing.assert_allclose(written["std"], expected["std"], rtol=1e-6)
@@ -101,20 +101,20 @@ def test_hearnet_run_normalises_with_statistics_of_its_training_list(lists, tmp_
         _run_main(["--mode", "test", "--test_file", str(lists / "validation.txt"), "--exp_name", "other", *common])
     main.FLAGS.unparse_flags()
     main.FLAGS(["main.py", *train, "--exp_name", "raw", "--nonormalize"])
-    config, plan = cli.complete_config(main.flag_config())
-    assert config["stats_file"] is None and plan.loader.normalisation is None
+    config, planned = plan.complete(main.flag_config())
+    assert config.stats_file is None and planned.loader.normalisation is None
 
 
 def test_recipe_blocks_hold_a_longer_sample(lists, tmp_path):
     import main
-    from trainer import cli
+    from trainer import plan
 
     def total_length(*flags):
         main.FLAGS.unparse_flags()
         main.FLAGS(["main.py", "--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
                     "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "t",
                     *flags])
-        return cli.complete_config(main.flag_config())[1].loader.total_length
+        return plan.complete(main.flag_config())[1].loader.total_length
 
     assert total_length() == 2 and total_length("--sample_length", "3") == 3
     assert total_length("--sample_length", "3", "--total_length", "6") == 6
@@ -122,21 +122,21 @@ def test_recipe_blocks_hold_a_longer_sample(lists, tmp_path):
 
 def test_mirror_flag_mirrors_the_training_loader_only(lists, tmp_path):
     import main
-    from trainer import cli
+    from trainer import data, plan
 
     main.FLAGS.unparse_flags()
     main.FLAGS(["main.py", "--mode", "train", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
                 "--train_file", str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "m",
                 "--batch_size", "2", "--mirror", "--nostandardise_acoustic_images"])
-    config, plan = cli.complete_config(main.flag_config())
-    assert plan.loader.mirror and plan.loader.training
-    batch = next(iter(cli.dataset(config["train_file"], plan.loader, config)))
+    config, planned = plan.complete(main.flag_config())
+    assert planned.loader.mirror and planned.loader.training
+    batch = next(iter(data.dataset(config.train_file, planned.loader, config)))
     assert batch["acoustic_image"].shape[0] == batch["video"].shape[0] == 2 and "mirror" not in batch
 
 
 def test_flip_flag_turns_acoustic_images_as_the_original_a_loader(lists, tmp_path):
     import main
-    from trainer import cli
+    from trainer import data, plan
 
     batches = {}
     for flip in ("--flip_acoustic_images", "--noflip_acoustic_images"):
@@ -144,10 +144,10 @@ def test_flip_flag_turns_acoustic_images_as_the_original_a_loader(lists, tmp_pat
         main.FLAGS(["main.py", "--mode", "train", "--model", "DualCamHybridNet", "--train_file",
                     str(lists / "training.txt"), "--checkpoint_dir", str(tmp_path), "--exp_name", "f",
                     "--batch_size", "2", "--sample_length", "1", flip, "--nostandardise_acoustic_images"])
-        config, plan = cli.complete_config(main.flag_config())
-        assert plan.loader.flip_acoustic_images == (flip == "--flip_acoustic_images")
-        in_order = dataclasses.replace(plan.loader, training=False)  # training batches come in any order
-        batches[flip] = next(iter(cli.dataset(config["train_file"], in_order, config)))["acoustic_image"].numpy()
+        config, planned = plan.complete(main.flag_config())
+        assert planned.loader.flip_acoustic_images == (flip == "--flip_acoustic_images")
+        in_order = dataclasses.replace(planned.loader, training=False)  # training batches come in any order
+        batches[flip] = next(iter(data.dataset(config.train_file, in_order, config)))["acoustic_image"].numpy()
     flipped, plain = batches.values()
     assert np.abs(plain).max() > 0
     np.testing.assert_array_equal(flipped, plain[:, :, ::-1, ::-1])  # (batch, frames, 36, 48, 12)
@@ -241,3 +241,25 @@ def test_each_process_of_a_run_writes_its_own_directory(monkeypatch, tf_config, 
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
     assert process_run_dir(Path("run")) == Path(expected)
+
+
+def test_a_recipe_by_name_plans_what_its_flags_plan_and_flags_override_it(lists, tmp_path):
+    import main
+    from trainer import plan
+
+    def planned(*flags):
+        main.FLAGS.unparse_flags()
+        main.FLAGS(["main.py", "--mode", "train", "--train_file", str(lists / "training.txt"), "--checkpoint_dir",
+                    str(tmp_path), "--exp_name", "r", *flags])
+        return plan.complete(main.flag_config())
+
+    config, by_name = planned("--recipe", "a_self_supervised")
+    explicit_config, explicit = planned("--embedding", "1", "--model_1", "ResNet18_v1", "--model_2", "DualCamHybridNet",
+                                        "--batch_size", "64", "--learning_rate", "1e-5", "--num_epochs", "20",
+                                        "--sample_length", "2", "--total_length", "2", "--number_of_crops", "1")
+    assert by_name == explicit
+    assert (config.batch_size, config.learning_rate, config.num_epochs) == (64, 1e-5, 20)
+    config, overridden = planned("--recipe", "b_teacher", "--sample_length", "2", "--batch_size", "8")
+    assert overridden.stage == "supervised" and overridden.networks == {"net": "dualcamnet"}
+    assert (config.sample_length, config.batch_size, config.learning_rate) == (2, 8, 1e-3)
+    assert overridden.loader.number_of_crops == 30 and overridden.loader.total_length == 30

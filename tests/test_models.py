@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models.layers import CLASSIFIER, EMBEDDING
-from models.registry import DEFAULT_INPUTS, MODELS, build_model
+from models.registry import MODELS, build_model
 
 BIG = {"resnet50", "temporal_resnet50", "avmodel"}
 SLOW_TO_COMPILE = BIG | {"resnet18_v1"}  # XLA takes over 30 s on two cores
@@ -57,7 +57,7 @@ def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="known models: avmodel, dualcamnet, dualcamnet_v2") as error:
         build_model("resnet_18")
     assert all(name in str(error.value) for name in MODELS)
-    assert set(DEFAULT_INPUTS) == set(MODELS) == set(SMALL) == set(EMBEDDING_SHAPES)
+    assert set(MODELS) == set(SMALL) == set(EMBEDDING_SHAPES)
     assert set(EXPECTED_PARAMETERS) == {(name, mode) for name in MODELS for mode in (EMBEDDING, CLASSIFIER)}
 
 
@@ -65,7 +65,7 @@ def test_unknown_name_lists_the_known_ones():
 @pytest.mark.parametrize("name", MODELS)
 def test_output_shapes_at_the_papers_sizes(name, mode):
     model = paper_model(name, mode)
-    assert [(i.name, tuple(i.shape[1:])) for i in model.inputs] == list(DEFAULT_INPUTS[name].items())
+    assert [(i.name, tuple(i.shape[1:])) for i in model.inputs] == list(MODELS[name].default_shapes.items())
     outputs = model(random_inputs(model, batch=1), training=False)
     expected = EMBEDDING_SHAPES[name] if mode == EMBEDDING else (PAPER_CLASSES.get(name, 14),)
     assert tuple(outputs.shape) == (1, *expected)

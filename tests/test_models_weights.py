@@ -5,6 +5,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras.src.legacy.saving import legacy_h5_format
 
 from models.registry import build_model
@@ -209,3 +210,111 @@ def test_imagenet_weights_reach_the_nested_video_stream_of_avmodel(imagenet_file
             np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="does not contain a ResNet-50"):
         load_resnet50_imagenet(build_model("resnet18_v1"), str(path))
+
+
+# --- Weights across sample lengths ---------------------------------------------------------
+# A network trained on samples of one length is used on another ((B)'s 1-s teacher teaches
+# 5-s students). DualCamNet folds its frames into seconds only above 12 frames, which used
+# to shift its TensorFlow checkpoint entries (models.functional).
+SLOW = {"resnet50", "temporal_resnet50", "avmodel"}
+LENGTHS = {  # name -> builder keywords of a shorter and of a longer sample
+    "dualcamnet": ({"num_frames": 12}, {"num_frames": 24}),
+    "dualcamnet_v2": ({"num_frames": 12}, {"num_frames": 60}),
+    "dualcamnet_v2_teacher": ({"num_frames": 12}, {"num_frames": 24}),
+    "hearnet_a": ({"num_frames": 200}, {"num_frames": 301}),
+    "hearnet_b": ({"num_frames": 500}, {"num_frames": 700}),
+    "soundnet5": ({"num_samples": 60_000}, {"num_samples": 110_250}),
+    "resnet18_v1": ({"num_frames": 1, "frame_shape": (64, 96, 3)}, {"num_frames": 2, "frame_shape": (64, 96, 3)}),
+    "resnet50": ({"num_frames": 1, "frame_shape": (32, 32, 3)}, {"num_frames": 2, "frame_shape": (32, 32, 3)}),
+    "temporal_resnet50": ({"num_frames": 1, "frame_shape": (32, 32, 3)},
+                          {"num_frames": 2, "frame_shape": (32, 32, 3)}),
+    "avmodel": ({"video_frames": 1, "acoustic_frames": 12, "frame_shape": (32, 32, 3)},
+                {"video_frames": 2, "acoustic_frames": 24, "frame_shape": (32, 32, 3)}),
+}
+DUALCAMNETS = ("dualcamnet", "dualcamnet_v2", "dualcamnet_v2_teacher")
+
+
+def perturbed(net: keras.Model, seed: int) -> keras.Model:
+    """`net` with every variable (biases and batch-norm statistics too) set at random, so
+    that a variable a load misses shows."""
+    rng = np.random.default_rng(seed)
+    for variable in net.weights:
+        positive = "variance" in variable.path
+        values = rng.uniform(0.5, 2, variable.shape) if positive else rng.normal(0, 0.05, variable.shape)
+        variable.assign(values.astype("float32"))
+    return net
+
+
+def save(net: keras.Model, path, fmt: str) -> str:
+    if fmt == "checkpoint":
+        return tf.train.Checkpoint(model=net).save(str(path / "ckpt"))
+    net.save_weights(path / "net.weights.h5")
+    return str(path / "net.weights.h5")
+
+
+def load(net: keras.Model, path: str, fmt: str) -> None:
+    """As trainer.checkpoints restores a stage's checkpoint and a run loads an init file."""
+    if fmt == "checkpoint":
+        tf.train.Checkpoint(model=net).restore(path).assert_existing_objects_matched()
+    else:
+        net.load_weights(path)
+
+
+@pytest.mark.parametrize("fmt", ["checkpoint", "weights.h5"])
+@pytest.mark.parametrize("longer_first", [False, True], ids=["short_to_long", "long_to_short"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in LENGTHS])
+def test_weights_restore_into_a_build_for_another_length(name, longer_first, fmt, tmp_path):
+    kwargs = LENGTHS[name][::-1] if longer_first else LENGTHS[name]
+    saved = perturbed(build_model(name, mode="embedding", **kwargs[0]), seed=1)
+    restored = build_model(name, mode="embedding", **kwargs[1])
+    load(restored, save(saved, tmp_path, fmt), fmt)
+    assert [w.path for w in restored.weights] == [w.path for w in saved.weights]
+    for got, expected in zip(restored.weights, saved.weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)
+
+
+def in_clips(net: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The per-frame outputs of `net` on the frames x (batch, T, ...), cut into clips of its length."""
+    clips = net(x.reshape(-1, net.input.shape[1], *x.shape[2:]), training=False).numpy()
+    return clips.reshape(x.shape[0], x.shape[1], *clips.shape[2:])
+
+
+@pytest.mark.parametrize(("saved_frames", "restored_frames"), [(12, 24), (24, 12), (12, 60), (60, 24)])
+@pytest.mark.parametrize("name", DUALCAMNETS)
+def test_a_checkpoint_of_another_length_gives_the_same_per_frame_outputs(name, saved_frames, restored_frames,
+                                                                          tmp_path):
+    saved = perturbed(build_model(name, mode="embedding", num_frames=saved_frames), seed=2)
+    restored = build_model(name, mode="embedding", num_frames=restored_frames)
+    load(restored, save(saved, tmp_path, "checkpoint"), "checkpoint")
+    # Every second goes through the network on its own, however many a sample holds.
+    x = np.random.default_rng(3).standard_normal((2, 120, 36, 48, 12)).astype("float32")
+    np.testing.assert_allclose(in_clips(restored, x), in_clips(saved, x), rtol=1e-5, atol=1e-5)
+
+
+def test_checkpoints_name_the_layers(tmp_path):
+    net = build_model("dualcamnet", mode="embedding", num_frames=24)
+    keys = {key for key, _ in tf.train.list_variables(save(net, tmp_path, "checkpoint"))}
+    assert "model/layer-conv1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
+    assert not any("_operations" in key for key in keys)
+
+
+# Files written before networks named their layers in checkpoints: a plain functional model
+# of the same layers writes them as it did, by position; a weightless layer before conv1
+# (DualCamNet's folding into seconds, above 12 frames) moved everything by two.
+OLD_CONV1_POSITION = {12: 1, 24: 3, 60: 3}
+
+
+@pytest.mark.parametrize("fmt", ["checkpoint", "weights.h5"])
+@pytest.mark.parametrize(("name", "num_frames"), [(name, frames) for name in DUALCAMNETS for frames in (12, 24)]
+                         + [("dualcamnet_v2", 60)])
+def test_files_written_before_load_into_builds_of_their_length(name, num_frames, fmt, tmp_path):
+    written = perturbed(build_model(name, num_frames=num_frames), seed=6)
+    path = save(keras.Model(written.inputs, written.outputs), tmp_path, fmt)
+    if fmt == "checkpoint":
+        conv1 = f"model/_operations/{OLD_CONV1_POSITION[num_frames]}/_kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        assert dict(tf.train.list_variables(path))[conv1] == [7, 1, 1, 12, 12]
+    keras.utils.set_random_seed(7)
+    net = build_model(name, num_frames=num_frames)
+    load(net, path, fmt)
+    x = np.random.default_rng(8).standard_normal((2, num_frames, 36, 48, 12)).astype("float32")
+    np.testing.assert_array_equal(net(x, training=False), written(x, training=False))

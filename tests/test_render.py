@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dualcam.layouts import ACIVW_CLASSES, AVIA_LOCATIONS
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dualcam.render import BACKDROPS, VisualObject, render_frame
 from dualcam.sounds import SOUND_NAMES
 
@@ -61,7 +61,7 @@ def test_backdrops_are_distinct_and_deterministic():
     frames = [_frame([], b).astype(float) for b in range(len(BACKDROPS))]
     for a, b in itertools.combinations(range(len(BACKDROPS)), 2):
         assert np.abs(frames[a] - frames[b]).mean() > 10, (BACKDROPS, a, b)
-    assert tuple(BACKDROPS)[-3:] == AVIA_LOCATIONS
+    assert tuple(BACKDROPS)[-3:] == AVIA_SPEC.extra["locations"]
     with pytest.raises(ValueError, match="anechoic"):
         _frame([], len(BACKDROPS))
 
@@ -73,8 +73,8 @@ def _mean_colour(name):
 
 
 def test_acivw_classes_differ_in_colour():
-    colours = {name: _mean_colour(name) for name in ACIVW_CLASSES}
-    for a, b in itertools.combinations(ACIVW_CLASSES, 2):
+    colours = {name: _mean_colour(name) for name in ACIVW_SPEC.class_names}
+    for a, b in itertools.combinations(ACIVW_SPEC.class_names, 2):
         assert np.linalg.norm(colours[a] - colours[b]) > 15, (a, b, colours[a], colours[b])
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 from raw_data import original_record
 
 from dataloader import schema
+from dataloader.datasets import FLAVOURS
 
 SUBSETS = [s for n in (1, 2, 3) for s in itertools.combinations(schema.MODALITIES, n)]
 LABELS = {"acivw": {"classes": 7, "location": 42}, "avia": {"action": 13, "location": 2, "subject": 8}}
@@ -28,14 +29,14 @@ def arrays():
     rng = np.random.default_rng(5)
     video = rng.integers(0, 256, (12, 24, 32, 3), dtype=np.uint8)
     return {
-        "audio_image": rng.standard_normal((12, 36, 48, 12)).astype(np.float32),
+        "acoustic_image": rng.standard_normal((12, 36, 48, 12)).astype(np.float32),
         "audio_data": rng.integers(-2**31, 2**31 - 1, (12, 2, 1024), dtype=np.int64).astype(np.int32),
         "video": video,
         "jpeg": [_jpeg(frame) for frame in video],
     }
 
 
-@pytest.mark.parametrize("flavour", schema.FLAVOURS)
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("modalities", SUBSETS, ids="+".join)
 def test_written_record_parses_back_to_the_same_values(arrays, flavour, modalities):
     given = {m: arrays[m] for m in modalities}
@@ -64,7 +65,7 @@ def test_specs_hold_the_keys_of_the_original_records():
     assert all(spec.dtype == tf.int64 for spec in schema.context_spec("avia").values())
     assert set(schema.sequence_spec()) == {"audio/image", "audio/data", "video/image"}
     assert all(spec.dtype == tf.string for spec in schema.sequence_spec().values())
-    assert schema.modalities_from_flags([2, 0]) == ("audio_image", "video")
+    assert schema.modalities_from_flags([2, 0]) == ("acoustic_image", "video")
     assert schema.modalities_from_flags(None) == schema.MODALITIES
 
 
@@ -88,7 +89,7 @@ def test_original_acivw_record_reads_with_identical_values(tmp_path):
     _write_gzip(tmp_path / "Data_001.tfrecord", serialized)
     parsed = schema.read_record_file(tmp_path / "Data_001.tfrecord", "acivw")
     assert (parsed["classes"], parsed["location"]) == (4, 17)
-    np.testing.assert_array_equal(parsed["audio_image"], mfcc)
+    np.testing.assert_array_equal(parsed["acoustic_image"], mfcc)
     np.testing.assert_array_equal(parsed["audio_data"], mic0[:, None, :])
     np.testing.assert_array_equal(parsed["video"], bgr[..., ::-1])  # stored BGR, read RGB
 
@@ -110,9 +111,9 @@ def test_original_avia_records_read_with_identical_values(tmp_path, encoding):
         {"audio/image": [m.tobytes() for m in mfcc], "video/image": frames},
     )
     _write_gzip(tmp_path / "Data_001.tfrecord", serialized)
-    parsed = schema.read_record_file(tmp_path / "Data_001.tfrecord", "avia", ("audio_image", "video"))
+    parsed = schema.read_record_file(tmp_path / "Data_001.tfrecord", "avia", ("acoustic_image", "video"))
     assert (parsed["action"], parsed["location"], parsed["subject"]) == (0, 2, 5)
-    np.testing.assert_array_equal(parsed["audio_image"], mfcc)
+    np.testing.assert_array_equal(parsed["acoustic_image"], mfcc)
     np.testing.assert_array_equal(parsed["video"], decoded)
     undecoded = schema.read_record_file(tmp_path / "Data_001.tfrecord", "avia", ("video",),
                                         decode_video=False)
@@ -136,7 +137,7 @@ def test_frames_are_decoded_after_selection_inside_tf_data(arrays):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"audio_image": np.zeros((12, 36, 48, 12), np.float64)}, "must be float32"),
+    ({"acoustic_image": np.zeros((12, 36, 48, 12), np.float64)}, "must be float32"),
     ({"audio_data": np.zeros((11, 1, 1024), np.int32)}, "12 frames"),
     ({"video": np.zeros((12, 4, 4, 3), np.uint8), "labels": {"classes": 1}}, "need labels"),
     ({}, "at least one modality"),
@@ -152,8 +153,8 @@ def test_bad_arrays_are_refused(kwargs, message):
 def test_a_record_without_a_requested_modality_names_the_file(tmp_path, arrays):
     path = tmp_path / "Data_001.tfrecord"
     schema.write_record_file(path, schema.make_sequence_example("acivw", LABELS["acivw"],
-                                                                audio_image=arrays["audio_image"]))
-    with pytest.raises(ValueError, match=f"{path}: not a readable acivw record with audio_image, video"):
-        schema.read_record_file(path, "acivw", ("audio_image", "video"))
-    np.testing.assert_array_equal(schema.read_record_file(path, "acivw", ("audio_image",))["audio_image"],
-                                  arrays["audio_image"])
+                                                                acoustic_image=arrays["acoustic_image"]))
+    with pytest.raises(ValueError, match=f"{path}: not a readable acivw record with acoustic_image, video"):
+        schema.read_record_file(path, "acivw", ("acoustic_image", "video"))
+    np.testing.assert_array_equal(schema.read_record_file(path, "acivw", ("acoustic_image",))["acoustic_image"],
+                                  arrays["acoustic_image"])

@@ -6,9 +6,9 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from dualcam.beamforming import acoustic_images
-from dualcam.geometry import GEOMETRY_FILENAME, Geometry
-from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from dualcam.beamforming import acoustic_images, beamformer_for
+from dualcam.geometry import GEOMETRY_FILENAME, Geometry, default_geometry
 from dualcam.simulate import main, plan, simulate_dataset
 
 
@@ -38,16 +38,16 @@ def test_acivw_files_read_back_with_spec_dtypes_shapes_and_order(acivw):
     assert sorted(p.name for p in (recording / "MFCC_Image").iterdir()) == sorted(f"Data_{i}.mat" for i in range(1, 13))
     assert sorted(p.name for p in (recording / "audio").iterdir()) == [f"A_{i:06d}.dc" for i in range(1, 13)]
     assert sorted(p.name for p in (recording / "video").iterdir()) == [f"I_{i:06d}.bmp" for i in range(1, 13)]
-    mfcc = scipy.io.loadmat(recording / "MFCC_Image" / "Data_5.mat")["MFCC"]
-    assert mfcc.dtype == np.float32 and mfcc.shape == (36, 48, 12)
+    image = scipy.io.loadmat(recording / "MFCC_Image" / "Data_5.mat")["MFCC"]
+    assert image.dtype == np.float32 and image.shape == (36, 48, 12)
     frames = np.stack([np.fromfile(recording / "audio" / f"A_{i:06d}.dc", dtype=np.int32)
                        .reshape((128, 1024), order="F") for i in range(1, 13)])
     assert (recording / "audio" / "A_000001.dc").stat().st_size == 128 * 1024 * 4
     # The acoustic image is the beamformed .dc frame: only the Fortran-order reading gives it back.
     geometry = Geometry.load(acivw / GEOMETRY_FILENAME)
-    np.testing.assert_allclose(acoustic_images(frames[4:5], geometry)[0], mfcc, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(acoustic_images(frames[4:5], geometry)[0], image, rtol=1e-5, atol=1e-4)
     wrong_order = np.fromfile(recording / "audio" / "A_000005.dc", dtype=np.int32).reshape((1, 128, 1024))
-    assert not np.allclose(acoustic_images(wrong_order, geometry)[0], mfcc, atol=1e-2)
+    assert not np.allclose(acoustic_images(wrong_order, geometry)[0], image, atol=1e-2)
     with Image.open(recording / "video" / "I_000001.bmp") as image:
         assert image.format == "BMP" and image.mode == "RGB" and image.size == (640, 480)
 
@@ -61,7 +61,7 @@ def test_avia_files_read_back_with_spec_dtypes_and_shapes(avia):
     with Image.open(raw_dir / "video" / "I_000012.jpeg") as image:
         assert image.format == "JPEG" and image.size == (640, 480)
     truth = json.loads((raw_dir / "ground_truth.json").read_text())
-    assert truth["action"] == 13 and truth["action_name"] == AVIA_ACTIONS[13]
+    assert truth["action"] == 13 and truth["action_name"] == AVIA_SPEC.class_names[13]
     assert truth["location"] == 2 and truth["subject"] == 4 and truth["room"] == "office"
     assert (avia / "mat" / GEOMETRY_FILENAME).is_file() and (avia / "raw" / GEOMETRY_FILENAME).is_file()
 
@@ -101,10 +101,10 @@ def test_rerun_keeps_complete_recordings_and_replaces_partial_ones(acivw, tmp_pa
     assert _digest(tmp_path) == _digest(acivw)
 
 
-def test_plan_counts_and_rejects_unknown_layouts():
-    assert len(plan("acivw", recordings_per_class=3)) == 3 * len(ACIVW_CLASSES)
+def test_plan_counts_and_rejects_unknown_flavours():
+    assert len(plan("acivw", recordings_per_class=3)) == 3 * len(ACIVW_SPEC.class_names)
     assert len(plan("avia")) == 3 * 9 * 14
-    with pytest.raises(ValueError, match="layout"):
+    with pytest.raises(ValueError, match="flavour"):
         plan("acivx")
     with pytest.raises(ValueError, match="class"):
         plan("acivw", classes=[10])
@@ -112,7 +112,25 @@ def test_plan_counts_and_rejects_unknown_layouts():
         plan("avia", subjects=[0])
 
 
-def test_cli_rejects_partial_frames(tmp_path, capsys):
+@pytest.mark.parametrize("flag", ["--flavour", "--layout"])
+def test_cli_rejects_partial_frames(tmp_path, capsys, flag):
     with pytest.raises(SystemExit):
-        main(["--layout", "acivw", "--out", str(tmp_path), "--seconds", "0.05"])
+        main([flag, "acivw", "--out", str(tmp_path), "--seconds", "0.05"])
     assert "multiple of 1/12" in capsys.readouterr().err
+
+
+def test_a_geometry_file_gives_back_the_geometry_to_the_last_bit(tmp_path):
+    """Else the file's copy would beamform to other acoustic-image bytes, and a simulation in a
+    process that had converted a dataset with --beamform (loading its geometry file) would
+    differ from one in a fresh process: they share the cached beamformer."""
+    exact = default_geometry()
+    exact.save(tmp_path / GEOMETRY_FILENAME)
+    copy = Geometry.load(tmp_path / GEOMETRY_FILENAME)
+    np.testing.assert_array_equal(copy.mic_positions, exact.mic_positions)
+    assert copy.fingerprint() == exact.fingerprint()
+    # A geometry off by less than a file rounded to (older files) is another geometry.
+    rounded = Geometry(mic_positions=np.round(exact.mic_positions, 9))
+    assert not np.array_equal(rounded.mic_positions, exact.mic_positions)
+    assert rounded.fingerprint() != exact.fingerprint()
+    for geometry in (rounded, exact, copy, rounded):
+        np.testing.assert_array_equal(beamformer_for(geometry).geometry.mic_positions, geometry.mic_positions)

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from dualcam.layouts import ACIVW_CLASSES, AVIA_ACTIONS, AVIA_SUBJECTS
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dualcam.sounds import SOUND_NAMES, Variation, sample_variation, synthesize
+
+SUBJECTS = AVIA_SPEC.label("subject").depth
 
 SR = 12_288
 
@@ -31,7 +33,7 @@ def _swishes(x: np.ndarray) -> int:
 
 
 def test_names_are_the_two_datasets_classes():
-    assert SOUND_NAMES == ACIVW_CLASSES + AVIA_ACTIONS
+    assert SOUND_NAMES == ACIVW_SPEC.class_names + AVIA_SPEC.class_names
     assert len(set(SOUND_NAMES)) == 24
 
 
@@ -172,7 +174,7 @@ def test_sample_variation_ranges():
 
 def test_subjects_shift_variation_consistently():
     offsets = []
-    for subject in range(1, AVIA_SUBJECTS + 1):
+    for subject in range(1, SUBJECTS + 1):
         ratios = []
         for seed in range(20):
             plain = sample_variation(np.random.default_rng(seed))
@@ -186,10 +188,10 @@ def test_subjects_shift_variation_consistently():
     offsets = np.array(offsets)
     assert np.all(np.abs(np.log(offsets[:, 0])) <= 0.05) and np.all(np.abs(np.log(offsets[:, 1])) <= 0.1)
     assert np.all(np.abs(offsets[:, 2]) <= 1.0)
-    assert len(np.unique(offsets.round(6), axis=0)) == AVIA_SUBJECTS  # subjects differ from each other
+    assert len(np.unique(offsets.round(6), axis=0)) == SUBJECTS  # subjects differ from each other
 
 
-@pytest.mark.parametrize("subject", [0, AVIA_SUBJECTS + 1])
+@pytest.mark.parametrize("subject", [0, SUBJECTS + 1])
 def test_unknown_subject_is_rejected(subject):
     with pytest.raises(ValueError, match="subject"):
         sample_variation(np.random.default_rng(0), subject=subject)

@@ -23,6 +23,7 @@ import tensorflow as tf
 from absl import logging
 
 from conversion.files import partial_path, write_text_atomic
+from trainer.rundir import RunDir
 
 # They name main.py's flags: its users are who read these messages.
 TRAINING_HINT = "Lower --learning_rate, or check the training list with python -m dataloader.verify TRAIN_FILE"
@@ -35,14 +36,9 @@ class NonFiniteError(FloatingPointError):
     for the user: what was not finite, where, what to try, and where the run resumes."""
 
 
-def last_state_dir(run_dir: str | Path) -> Path:
-    """Where a run keeps its resumable training state (`TrainingState`)."""
-    return Path(run_dir) / "checkpoints" / "last"
-
-
 def will_resume(run_dir: str | Path) -> bool:
     """True when training in `run_dir` continues from a saved state instead of starting."""
-    return tf.train.latest_checkpoint(str(last_state_dir(run_dir))) is not None
+    return tf.train.latest_checkpoint(str(RunDir(Path(run_dir)).last)) is not None
 
 
 def non_finite_variables(variables: Iterable) -> list[str]:
@@ -82,12 +78,12 @@ class TrainingState:
     def __init__(self, stage: keras.Model, run_dir: str | Path, max_to_keep: int = 2,
                  describe_batch: Callable[[int, int], str] | None = None):
         self.stage = stage
-        self.dir = last_state_dir(run_dir).parent  # also holds the best weights (KeepBest)
+        self.run_dir = RunDir(Path(run_dir))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         self.checkpoint = tf.train.Checkpoint(model=stage, optimizer=stage.optimizer, epoch=self.epoch,
                                               step_in_epoch=self.step_in_epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(last_state_dir(run_dir)),
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.run_dir.last),
                                                   max_to_keep=max_to_keep)
         remove_leftovers(self.manager)
         self.describe_batch = describe_batch
@@ -181,9 +177,9 @@ class KeepBest(keras.callbacks.Callback):
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.state, self.monitor, self.mode = state, monitor, mode
-        self.record = state.dir / "best.json"
+        self.record = state.run_dir.best_record
         partial_path(self.record).unlink(missing_ok=True)  # of a run killed writing it
-        self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=state.stage), str(state.dir / "best"),
+        self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=state.stage), str(state.run_dir.best),
                                                   max_to_keep=1)
         remove_leftovers(self.manager)
 

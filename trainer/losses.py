@@ -19,16 +19,33 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from trainer.config import DEFAULTS
+
 
 def l2_normalise(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
     return tf.math.l2_normalize(x, axis=axis, epsilon=1e-12)
 
 
+def video_attention(video_map: tf.Tensor) -> tf.Tensor:
+    """v^2: how strongly the video map attends to each cell, per channel."""
+    return tf.square(tf.cast(video_map, tf.float32))
+
+
+def attended(audio_map: tf.Tensor, video_map: tf.Tensor) -> tf.Tensor:
+    """a * v^2 per cell and channel, (B, H, W, C), of maps of the same clips: summed over the
+    cells it is the x_ii of `attention_distances`, over the channels the attention map."""
+    return tf.cast(audio_map, tf.float32) * video_attention(video_map)
+
+
+def attention_map(audio_map: tf.Tensor, video_map: tf.Tensor) -> tf.Tensor:
+    """Where audio and video agree, (B, H, W): the attention a * v^2 summed over channels."""
+    return tf.reduce_sum(attended(audio_map, video_map), axis=-1)
+
+
 def attention_distances(audio_map: tf.Tensor, video_map: tf.Tensor) -> tf.Tensor:
     """(B, H, W, C) audio and video maps -> d (B_audio, B_video) of the attention product."""
     audio_map = tf.cast(audio_map, tf.float32)
-    video_map = tf.cast(video_map, tf.float32)
-    x = l2_normalise(tf.einsum("ihwc,jhwc->ijc", audio_map, video_map * video_map))
+    x = l2_normalise(tf.einsum("ihwc,jhwc->ijc", audio_map, video_attention(video_map)))
     y = l2_normalise(tf.reduce_sum(audio_map, axis=[1, 2]))
     return tf.reduce_sum(tf.square(x - y[:, None, :]), axis=-1)
 
@@ -57,7 +74,7 @@ def _triplet_terms(distances: tf.Tensor, positives: tf.Tensor, margin: float):
     return terms, valid
 
 
-def batch_all_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = 0.2) -> tf.Tensor:
+def batch_all_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = DEFAULTS.margin) -> tf.Tensor:
     """Mean over the valid triplets whose loss is positive (0 when there are none)."""
     terms, valid = _triplet_terms(distances, positives, margin)
     losses = tf.where(valid, tf.nn.relu(terms), 0.0)
@@ -65,7 +82,7 @@ def batch_all_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: f
     return tf.math.divide_no_nan(tf.reduce_sum(losses), active)
 
 
-def batch_hard_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = 0.2) -> tf.Tensor:
+def batch_hard_triplet_loss(distances: tf.Tensor, positives: tf.Tensor, margin: float = DEFAULTS.margin) -> tf.Tensor:
     """Mean over anchors of the hardest positive against the hardest negative. Anchors
     without a positive or a negative are left out."""
     hardest_positive = tf.reduce_max(tf.where(positives, distances, -1e9), axis=1)
@@ -84,8 +101,8 @@ def triplet_counts(distances: tf.Tensor, positives: tf.Tensor) -> tuple[tf.Tenso
     return correct, tf.reduce_sum(tf.cast(valid, tf.float32))
 
 
-def cross_modal_identity_loss(audio: tf.Tensor, video: tf.Tensor, positives: tf.Tensor, scale: float = 10.0
-                               ) -> tf.Tensor:
+def cross_modal_identity_loss(audio: tf.Tensor, video: tf.Tensor, positives: tf.Tensor,
+                              scale: float = DEFAULTS.cross_modal_scale) -> tf.Tensor:
     """SyncNet's identity loss across modalities: cross-entropy over the (B, B) scaled
     cosines of audio and video embeddings, audio to video and video to audio, the targets
     spread evenly over each row's positives (several windows of one recording may share a

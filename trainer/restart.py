@@ -13,8 +13,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from trainer.checkpoints import last_state_dir, will_resume
-from trainer.experiment import FlagError
+from trainer.checkpoints import will_resume
+from trainer.config import FlagError, RunConfig
+from trainer.rundir import RunDir
 
 # What a restarted run does with a flag whose value differs from its config.json. Applied:
 # the run continues with the new value, and config.json records the change (CONFIG_CHANGES).
@@ -35,6 +36,7 @@ APPLIED_ON_RESUME = {
     "temporal_pooling": "no effect (accepted for compatibility)", "num_class": "no effect (accepted for compatibility)",
     "save_best_only": "no effect (accepted for compatibility)", "alpha_value": "no effect (accepted for compatibility)",
     "networks": "follows the model flags, which are compared themselves",
+    "recipe": "names settings, which are compared themselves",
 }
 # Refused: the restarted run stops, naming them. So is any key listed in neither table.
 REFUSED_ON_RESUME = {
@@ -59,15 +61,15 @@ REFUSED_ON_RESUME = {
 CONFIG_CHANGES = "config_changes"  # in config.json: [{"epoch", "step", "changes": {flag: [old, new]}}]
 
 
-def resumed_config(config: dict, run_dir: Path) -> dict:
+def resumed_config(config: RunConfig, run_dir: Path) -> RunConfig:
     """The configuration a run continues with when `run_dir` holds a state it resumes: its
     flags that differ from the run's config.json are applied and recorded, or refused
     (FlagError naming each); see APPLIED_ON_RESUME and REFUSED_ON_RESUME."""
-    saved = run_dir / "config.json"
+    saved = RunDir(run_dir).config
     if not (saved.is_file() and will_resume(run_dir)):
         return config
     previous = json.loads(saved.read_text())
-    current = json.loads(json.dumps(config, default=str))  # as config.json holds it
+    current = json.loads(config.to_json())  # as config.json holds it
     changed = {key: [previous[key], value] for key, value in current.items()
                if key != CONFIG_CHANGES and key in previous and previous[key] != value}
     refused = [key for key in changed if key not in APPLIED_ON_RESUME]
@@ -76,18 +78,18 @@ def resumed_config(config: dict, run_dir: Path) -> dict:
             f"{', '.join(f'{key} {changed[key][0]} -> {changed[key][1]}' for key in refused)}: the run in {run_dir} "
             "resumes its state, which these shape; give the values of its config.json, or start another run "
             "(--exp_name)"))
-    history = previous.get(CONFIG_CHANGES, [])
+    history = previous.get(CONFIG_CHANGES) or []
     if changed:
         history = [*history, {**_resumed_at(run_dir), "changes": changed}]
         logging.warning("resuming %s with %s", run_dir,
                         ", ".join(f"{key} {old} -> {new}" for key, (old, new) in changed.items()))
-    return {**config, CONFIG_CHANGES: history} if history else config
+    return config.replace(config_changes=history) if history else config
 
 
 def _resumed_at(run_dir: Path) -> dict:
     """The epoch and optimizer step of the state a run resumes (a checkpoint is numbered by
     its step)."""
-    prefix = tf.train.latest_checkpoint(str(last_state_dir(run_dir)))
+    prefix = tf.train.latest_checkpoint(str(RunDir(run_dir).last))
     epoch = tf.train.load_checkpoint(prefix).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE")
     return {"epoch": int(epoch), "step": int(prefix.rsplit("-", 1)[1])}
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from logger.callbacks import EpochProgress, LearningRateLogger
 from trainer.checkpoints import KeepBest, NonFiniteError, SaveState, TrainingState
+from trainer.rundir import RunDir
 from trainer.stages import TrackEpoch
 
 __all__ = ["NonFiniteError", "train"]
@@ -33,7 +34,7 @@ def train(stage: keras.Model, dataset_for_epoch: Callable[[int], tf.data.Dataset
     state = TrainingState(stage, run_dir, describe_batch=describe_batch)
     resumed = state.restore()
     start_epoch, skip = int(state.epoch.numpy()), int(state.step_in_epoch.numpy())
-    logs_dir = str(logs_dir or run_dir / "logs")
+    logs_dir = str(logs_dir or RunDir(run_dir).logs())
     # In this order: a non-finite loss stops training in SaveState before the state of its
     # step is saved, a non-finite validation metric in KeepBest after the epoch's (finite)
     # state is, and the progress display, before both, has shown what they stop at.

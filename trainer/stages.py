@@ -19,7 +19,13 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
 from trainer import losses
+from trainer.config import DEFAULTS
+
+# What `outputs` gives: features per sample (B, D), and with maps=True maps per sample (B, h, w).
+FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
+MAPS = ("attention", "audio_map", "video_map", "acoustic_energy")
 
 
 class Share(keras.metrics.Metric):
@@ -64,6 +70,16 @@ def recording_ids(data: dict, keys: Sequence[str]) -> tf.Tensor:
     for key in keys:
         ids = ids * data[key].shape[-1] + tf.argmax(data[key], axis=-1)
     return ids
+
+
+def acoustic_energy(images: tf.Tensor, grid: tuple[int, int] | None = None) -> tf.Tensor:
+    """(B, T, H, W, C) acoustic images -> their energy (B, H, W): coefficient c0 (a cell's log
+    energy) averaged over the frames, and with `grid` averaged over blocks of cells to it."""
+    energy = tf.reduce_mean(tf.cast(images, tf.float32)[..., 0], axis=1)
+    if grid is None:
+        return energy
+    factor = (energy.shape[1] // grid[0], energy.shape[2] // grid[1])
+    return tf.nn.avg_pool2d(energy[..., None], factor, factor, "VALID")[..., 0]
 
 
 def _select(data: dict, keys: Sequence[str]):
@@ -142,6 +158,23 @@ class _Stage(keras.Model):
     def call(self, data, training=False):
         return self.compute_terms(data, training)[1]
 
+    def outputs(self, data: dict, maps: bool = False) -> dict[str, tf.Tensor]:
+        """What evaluation and the logs read of a batch, in inference mode: the features of
+        each sample (names in FEATURES) and, with `maps`, its maps (MAPS; the acoustic
+        images' energy whenever the batch holds them)."""
+        out = self.stage_outputs(data, maps)
+        if maps and ACOUSTIC_IMAGE in data:
+            out["acoustic_energy"] = acoustic_energy(data[ACOUSTIC_IMAGE])
+        return out
+
+    def stage_outputs(self, data: dict, maps: bool) -> dict[str, tf.Tensor]:
+        return {"logits": self.compute_terms(data, training=False)[1]["logits"]}
+
+    def pictures(self, data: dict) -> dict[str, tf.Tensor]:
+        """The maps (B, h, w) worth looking at over a batch's video frames: the acoustic
+        images' energy when the batch holds them."""
+        return {"acoustic_energy": acoustic_energy(data[ACOUSTIC_IMAGE])} if ACOUSTIC_IMAGE in data else {}
+
 
 def redraw_weights(net: keras.Model, seed: int) -> None:
     """Every kernel and bias of `net` drawn again from its layer's initialiser, reseeded."""
@@ -158,10 +191,12 @@ def redraw_weights(net: keras.Model, seed: int) -> None:
 
 
 class SelfSupervised(_Stage):
-    def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = "acoustic_image",
-                 video_key: str = "video", identity_keys: Sequence[str] = ("classes", "video_index"),
-                 margin: float = 0.2, hard_from_epoch: int = 4, cross_modal_weight: float = 0.0,
-                 cross_modal_scale: float = 10.0, map_agreement_weight: float = 0.0, **kwargs):
+    def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = ACOUSTIC_IMAGE,
+                 video_key: str = VIDEO_FRAMES, identity_keys: Sequence[str] = ("classes", "video_index"),
+                 margin: float = DEFAULTS.margin, hard_from_epoch: int = DEFAULTS.hard_from_epoch,
+                 cross_modal_weight: float = DEFAULTS.cross_modal_weight,
+                 cross_modal_scale: float = DEFAULTS.cross_modal_scale,
+                 map_agreement_weight: float = DEFAULTS.map_agreement_weight, **kwargs):
         super().__init__(**kwargs)
         self.audio_net, self.video_net = audio_net, video_net
         self.trained = (audio_net, video_net)
@@ -203,16 +238,14 @@ class SelfSupervised(_Stage):
     def branch_maps(audio: tf.Tensor, video: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Each branch's own map, (B, h, w): the audio map summed over channels, and the
         video map's squares summed over channels (the two the attention a v^2 combines)."""
-        return tf.reduce_sum(audio, axis=-1), tf.reduce_sum(tf.square(video), axis=-1)
+        return tf.reduce_sum(audio, axis=-1), tf.reduce_sum(losses.video_attention(video), axis=-1)
 
     def audio_map_energy_correlation(self, data: dict) -> float:
         """Mean over a batch of the Pearson correlation, over the map's cells, between the
         audio map (summed over channels) and the acoustic images' energy (coefficient c0,
         averaged over frames and pooled to the map's grid)."""
         audio = tf.reduce_sum(self.maps(data)[0], axis=-1)
-        energy = tf.reduce_mean(tf.cast(data[self.audio_key], tf.float32)[..., 0], axis=1)
-        factor = (energy.shape[1] // audio.shape[1], energy.shape[2] // audio.shape[2])
-        energy = tf.nn.avg_pool2d(energy[..., None], factor, factor, "VALID")[..., 0]
+        energy = acoustic_energy(data[self.audio_key], tuple(audio.shape[1:3]))
 
         def standardised(x):
             x = tf.reshape(x, [tf.shape(x)[0], -1])
@@ -260,6 +293,33 @@ class SelfSupervised(_Stage):
             loss += self.map_agreement_weight * agreement
         return loss, distances, positives, audio_output
 
+    def stage_outputs(self, data: dict, maps: bool) -> dict[str, tf.Tensor]:
+        """`audio` = the audio map summed over the cells and L2-normalised (y_i of the loss),
+        `video` likewise of the video map, `attended_video` = a * v^2 of the clip's own maps
+        summed over the cells and L2-normalised (x_ii of the loss, (A)'s video feature), and
+        with a HearNet (an embedding) `audio_embedding`, the L2-normalised embedding the
+        transfer loss compares. Maps: the attention, each branch's map (`branch_maps`), the
+        maps themselves as `audio_cells` and `video_cells` (B, h, w, c), and the batch's
+        triplet counts as `correct` and `total`."""
+        audio, video, audio_output = self.maps(data)
+        attended = losses.attended(audio, video)
+        out = {"audio": losses.l2_normalise(tf.reduce_sum(audio, axis=[1, 2])),
+               "video": losses.l2_normalise(tf.reduce_sum(video, axis=[1, 2])),
+               "attended_video": losses.l2_normalise(tf.reduce_sum(attended, axis=[1, 2]))}
+        if audio_output.shape.rank == 2:
+            out["audio_embedding"] = losses.l2_normalise(tf.cast(audio_output, tf.float32))
+        if maps:
+            out["attention"] = tf.reduce_sum(attended, axis=-1)
+            out["audio_cells"], out["video_cells"] = audio, video
+            out["audio_map"], out["video_map"] = self.branch_maps(audio, video)
+            positives = losses.same_identity(recording_ids(data, self.identity_keys))
+            out["correct"], out["total"] = losses.triplet_counts(losses.attention_distances(audio, video), positives)
+        return out
+
+    def pictures(self, data: dict) -> dict[str, tf.Tensor]:
+        """Also the audio-visual attention."""
+        return {**super().pictures(data), "attention": losses.attention_map(*self.maps(data)[:2])}
+
     def compute_terms(self, data, training):
         loss, distances, positives, _ = self.audio_video_terms(data, training)
         self.accuracy.update_state(*losses.triplet_counts(distances, positives))
@@ -270,7 +330,7 @@ class Transfer(SelfSupervised):
     """(1 - alpha) * triplet(HearNet, video) + alpha * triplet(HearNet, frozen DualCamNet)."""
 
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, teacher: keras.Model,
-                 teacher_key: str = "acoustic_image", audio_key: str = "spectrogram", alpha: float = 0.5,
+                 teacher_key: str = ACOUSTIC_IMAGE, audio_key: str = "spectrogram", alpha: float = DEFAULTS.alpha,
                  **kwargs):
         super().__init__(audio_net, video_net, audio_key=audio_key, **kwargs)
         teacher.trainable = False
@@ -308,8 +368,9 @@ class Distiller(_Stage):
     """(1 - weight) * CE(labels, student) + weight * soft term of a frozen teacher."""
 
     def __init__(self, student: keras.Model, teacher: keras.Model, student_keys: Sequence[str],
-                 teacher_keys: Sequence[str] = ("acoustic_image",), label_key: str = "action",
-                 temperature: float = 4.0, weight: float = 0.5, original: bool = False, **kwargs):
+                 teacher_keys: Sequence[str] = (ACOUSTIC_IMAGE,), label_key: str = "action",
+                 temperature: float = DEFAULTS.temperature_value, weight: float = DEFAULTS.lambda_value,
+                 original: bool = False, **kwargs):
         super().__init__(**kwargs)
         teacher.trainable = False
         self.student, self.teacher, self.trained = student, teacher, (student,)

@@ -1,0 +1,119 @@
+"""How an evaluation's results are reported: a text table of one or several side by
+side, and TensorBoard (projector embeddings, the confusion matrix image, the results as
+hyper-parameters' metrics). The results are `evaluation.evaluate.evaluate_run`'s dict."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from evaluation.extract import Extraction
+from logger.callbacks import write_hparams, write_projector
+
+MAP_NAMES = ("attention", "audio_map", "video_map", "acoustic_energy", "acoustic_energy_12x16", "centre")
+
+
+def flat_metrics(results: dict) -> dict[str, float]:
+    """The scalar results under slash-separated names; per-run, per-class and settings left out."""
+    flat = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key not in ("runs", "tolerance_px", "windows"):
+                    walk(f"{prefix}/{key}", item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[prefix] = float(value)
+
+    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation"):
+        if results.get(section) is not None:
+            walk(section, results[section])
+    return flat
+
+
+def write_tensorboard(log_dir: str | Path, results: dict, test: Extraction, label: str, names: Sequence[str],
+                      config: dict) -> None:
+    log_dir = Path(log_dir)
+    class_labels = [names[i] for i in test.labels[label]]
+    for feature, values in test.features.items():
+        write_projector(str(log_dir / f"projector_{feature}"), values, class_labels)
+    if "classification" in results:
+        with tf.summary.create_file_writer(str(log_dir / "images")).as_default():
+            image = confusion_image(np.array(results["classification"]["confusion_matrix"]), names)
+            tf.summary.image("confusion_matrix", image[None], step=0)
+    write_hparams(str(log_dir), {key: value for key, value in config.items() if key != "networks"},
+                  flat_metrics(results))
+
+
+def confusion_image(matrix: np.ndarray, names: Sequence[str], cell: int = 28) -> np.ndarray:
+    """A confusion matrix (rows: true class, columns: predicted) as an RGB uint8 picture:
+    cells shaded by the share of their row, counts written in them, class names on the left."""
+    from PIL import Image, ImageDraw
+
+    n = len(matrix)
+    margin = 8 + 6 * max(len(str(name)) for name in names)
+    picture = Image.new("RGB", (margin + n * cell + 1, cell + n * cell + 1), "white")
+    draw = ImageDraw.Draw(picture)
+    rows = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    for i in range(n):
+        draw.text((4, cell + i * cell + cell // 3), str(names[i]), fill="black")
+        draw.text((margin + i * cell + cell // 3, cell // 3), str(i), fill="black")
+        for j in range(n):
+            level = int(255 * (1 - shares[i, j]))
+            box = (margin + j * cell, cell + i * cell, margin + (j + 1) * cell, cell + (i + 1) * cell)
+            draw.rectangle(box, fill=(level, level, 255), outline=(200, 200, 200))
+            if matrix[i, j]:
+                draw.text((box[0] + 3, box[1] + cell // 3), str(int(matrix[i, j])),
+                          fill="white" if shares[i, j] > 0.5 else "black")
+    return np.asarray(picture)
+
+
+def _rows(results: dict) -> list[tuple[str, str]]:
+    splits = {"test": "test windows", "validation": "validation windows", "train_per_run": "training windows per run"}
+    rows = [(splits[split], str(count)) for split, count in results.get("samples", {}).items()]
+    if results.get("triplet_accuracy") is not None:
+        rows.append(("triplet accuracy", f"{results['triplet_accuracy']:.3f}"))
+    for feature, knn in results.get("knn", {}).items():
+        rows.append((f"kNN {feature} accuracy", f"{knn['test_accuracy_mean']:.3f} ± {knn['test_accuracy_std']:.3f}"))
+        rows.append((f"kNN {feature} k per run", " ".join(str(k) for k in knn["k"])))
+        if "train_class_share" in knn:  # results saved before it was measured lack it
+            rows.append((f"{feature} variance / class share",
+                         f"{knn['train_variance']:.4f} / {knn['train_class_share']:.2f}"))
+    for direction, scores in results.get("retrieval", {}).items():
+        for key, value in scores.items():
+            rows.append((f"{direction.replace('_to_', ' -> ')} {key.replace('rank_', 'Rank-')}", f"{value:.3f}"))
+    classification = results.get("classification")
+    if classification:
+        rows.append(("classification accuracy", f"{classification['accuracy']:.3f}"))
+        for name, value in zip(classification["class_names"], classification["per_class_accuracy"]):
+            if value is not None:
+                rows.append((f"  accuracy of {name}", f"{value:.3f}"))
+    localisation = results.get("localisation")
+    if localisation:
+        tolerance = localisation["tolerance_px"]
+        for name in MAP_NAMES:
+            if name in localisation:
+                scores = localisation[name]
+                rows.append((f"{name}: pointing within {tolerance:g} px", f"{scores['pointing_accuracy']:.3f}"))
+                rows.append((f"{name}: mean / median error px",
+                             f"{scores['mean_error_px']:.1f} / {scores['median_error_px']:.1f}"))
+    return rows
+
+
+def format_table(results: dict | Sequence[tuple[str, dict]]) -> str:
+    """One evaluation's results, or several (name, results) side by side, as a text table;
+    a metric a model lacks shows as '-'."""
+    models = [(results.get("name", "value"), results)] if isinstance(results, dict) else list(results)
+    columns = [dict(_rows(result)) for _, result in models]
+    metrics_order = list(dict.fromkeys(label for _, result in models for label, _ in _rows(result)))
+    header = ["metric", *(name for name, _ in models)]
+    body = [[label, *(column.get(label, "-") for column in columns)] for label in metrics_order]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in body)])

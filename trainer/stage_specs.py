@@ -1,0 +1,87 @@
+"""One spec per stage: the networks it holds (their roles, the flags naming each, the flag
+that initialises each), the labels it reads, the recipe its networks default to, what it
+logs, the metric that picks the best checkpoint, and how it is made from built networks.
+
+A new stage is a `keras.Model` in `trainer.stages` and one row here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+
+from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
+from dataloader.datasets import DatasetSpec
+from trainer import stages
+from trainer.config import RunConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    name: str  # the stage's attribute holding the network
+    flags: tuple[str, ...]  # the RunConfig fields that name its network; the first one given wins
+    init_flag: str | None  # the field naming a weights file to start it from
+    embedding: bool  # built to give embeddings or maps (models.layers.EMBEDDING), else logits
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    name: str
+    roles: tuple[Role, ...]
+    recipe: str  # the recipe (trainer.recipes) whose networks fill the roles no flag names
+    labels: str  # what it reads of the labels: "identity" (which recording) or "class"
+    metrics: tuple[str, ...]  # what it logs, besides the loss (some only with their weight set)
+    monitor: str  # the validation metric the best checkpoint maximises
+    make: Callable[[dict[str, keras.Model], dict[str, tuple[str, ...]], RunConfig, DatasetSpec], stages._Stage]
+
+    def role(self, name: str) -> Role:
+        return next(role for role in self.roles if role.name == name)
+
+
+def _self_supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.SelfSupervised:
+    return stages.SelfSupervised(
+        nets["audio_net"], nets["video_net"], audio_key=keys["audio_net"][0], video_key=VIDEO_FRAMES,
+        identity_keys=dataset.identity, margin=config.margin, hard_from_epoch=config.hard_from_epoch,
+        cross_modal_weight=config.cross_modal_weight, cross_modal_scale=config.cross_modal_scale,
+        map_agreement_weight=config.map_agreement_weight)
+
+
+def _transfer(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.Transfer:
+    return stages.Transfer(nets["audio_net"], nets["video_net"], nets["teacher"], teacher_key=ACOUSTIC_IMAGE,
+                           audio_key=keys["audio_net"][0], alpha=config.alpha, identity_keys=dataset.identity,
+                           margin=config.margin, hard_from_epoch=config.hard_from_epoch)
+
+
+def _supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.Supervised:
+    return stages.Supervised(nets["net"], keys["net"], label_key=dataset.class_label)
+
+
+def _distillation(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.Distiller:
+    return stages.Distiller(nets["student"], nets["teacher"], keys["student"], keys["teacher"],
+                            label_key=dataset.class_label, temperature=config.temperature_value,
+                            weight=config.lambda_value, original=config.distillation_form == "original")
+
+
+_VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=True)
+STAGES = {spec.name: spec for spec in (
+    StageSpec("self_supervised",
+              (_VIDEO, Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True)),
+              recipe="a_self_supervised", labels="identity",
+              metrics=("triplet_accuracy", "cross_modal_loss", "map_agreement_loss"), monitor="val_triplet_accuracy",
+              make=_self_supervised),
+    # In (A)'s transfer the acoustic checkpoint is the self-supervised DualCamNet, the frozen teacher.
+    StageSpec("transfer",
+              (_VIDEO, Role("audio_net", ("model_2",), "student_init_checkpoint", embedding=True),
+               Role("teacher", ("teacher_model",), "acoustic_init_checkpoint", embedding=True)),
+              recipe="a_transfer", labels="identity",
+              metrics=("triplet_accuracy", "audio_video_loss", "teacher_loss"), monitor="val_triplet_accuracy",
+              make=_transfer),
+    StageSpec("supervised", (Role("net", ("model",), None, embedding=False),),
+              recipe="b_teacher", labels="class", metrics=("accuracy",), monitor="val_accuracy", make=_supervised),
+    StageSpec("distillation",
+              (Role("student", ("student_model", "model_2", "model"), "student_init_checkpoint", embedding=False),
+               Role("teacher", ("teacher_model", "model_1"), "teacher_restore_checkpoint", embedding=False)),
+              recipe="b_distillation", labels="class", metrics=("accuracy", "teacher_accuracy"),
+              monitor="val_accuracy", make=_distillation),
+)}
