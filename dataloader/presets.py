@@ -1,6 +1,7 @@
-"""The loader settings of each stage of both papers, as training configurations. What
-belongs to a dataset (its video crop, spectrogram step and normalisation, recording length)
-is read from its spec (`dataloader.datasets`); the rest is each stage's recipe.
+"""How the papers' stages cut their samples (`Sampling`, which the recipes of
+`trainer.recipes` name), and the loader settings of each stage as training configurations.
+What belongs to a dataset (its video crop, spectrogram step and normalisation) is read from
+its spec (`dataloader.datasets`).
 
 Evaluate with `dataclasses.replace(preset, training=False)`; normalised spectrograms need
 `stats_path=` (see `dataloader.stats`). Acoustic images are used as stored: the original A
@@ -19,20 +20,36 @@ import dataclasses
 from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, ACIVW_SPEC, AVIA, AVIA_SPEC
 
-# A: 2 s samples, one crop per video and epoch (the paper's recipe), ResNet18 frames 224 x 298.
-SELF_SUPERVISED_A = LoaderConfig(ACIVW, (ACOUSTIC_IMAGE, VIDEO_FRAMES), sample_length=2, training=True,
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """Samples of `sample_length` seconds, `number_of_crops` of them drawn every epoch from
+    each block of `total_length` seconds of a recording."""
+
+    sample_length: int
+    total_length: int
+    number_of_crops: int
+
+    def settings(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+A = Sampling(2, 2, 1)  # (A): every 2-s block of every recording, once an epoch
+B_TEACHER = Sampling(1, 30, 30)  # (B)'s teacher: 30 crops of 1 s from each 30-s recording
+B_STUDENTS = Sampling(5, 30, 6)  # (B)'s students: 6 crops of 5 s
+A_STUDENTS = Sampling(2, 30, 6)  # (B)'s students on ACIVW, whose recordings are too short for 5 s
+
+# ResNet18 frames 224 x 298.
+SELF_SUPERVISED_A = LoaderConfig(ACIVW, (ACOUSTIC_IMAGE, VIDEO_FRAMES), **A.settings(), training=True,
                                  video_short_side=ACIVW_SPEC.video_short_side, video_size=ACIVW_SPEC.video_size)
-HEARNET_A = LoaderConfig(ACIVW, (SPECTROGRAM,), sample_length=2, training=True,
+HEARNET_A = LoaderConfig(ACIVW, (SPECTROGRAM,), **A.settings(), training=True,
                          frame_step=ACIVW_SPEC.spectrogram_step, normalisation=ACIVW_SPEC.spectrogram_normalisation)
 TRANSFER_A = dataclasses.replace(SELF_SUPERVISED_A, inputs=(ACOUSTIC_IMAGE, VIDEO_FRAMES, SPECTROGRAM),
                                  normalisation=ACIVW_SPEC.spectrogram_normalisation)
 
-# B: 30 s recordings; the teacher sees 30 crops of 1 s, students 6 crops of 5 s.
-TEACHER_B = LoaderConfig(AVIA, (ACOUSTIC_IMAGE,), sample_length=1, total_length=AVIA_SPEC.record_seconds,
-                         number_of_crops=30, training=True)
-HEARNET_B = LoaderConfig(AVIA, (SPECTROGRAM,), sample_length=5, total_length=AVIA_SPEC.record_seconds,
-                         number_of_crops=6, training=True, frame_step=AVIA_SPEC.spectrogram_step,
-                         normalisation=AVIA_SPEC.spectrogram_normalisation)
+TEACHER_B = LoaderConfig(AVIA, (ACOUSTIC_IMAGE,), **B_TEACHER.settings(), training=True)
+HEARNET_B = LoaderConfig(AVIA, (SPECTROGRAM,), **B_STUDENTS.settings(), training=True,
+                         frame_step=AVIA_SPEC.spectrogram_step, normalisation=AVIA_SPEC.spectrogram_normalisation)
 SOUNDNET_B = dataclasses.replace(HEARNET_B, inputs=(WAVEFORM,), normalisation=None)
 RESNET50_B = dataclasses.replace(HEARNET_B, inputs=(VIDEO_FRAMES,), normalisation=None, nr_frames=5,
                                  video_short_side=AVIA_SPEC.video_short_side, video_size=AVIA_SPEC.video_size)

@@ -35,8 +35,6 @@ from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
 from trainer import losses, stages
 from trainer.stages import FEATURES
 
-POOLED_GRID = (12, 16)  # the audio-visual maps' grid: DualCamNet pools the 36 x 48 cells by 3
-
 
 @dataclasses.dataclass
 class Extraction:
@@ -104,7 +102,7 @@ class Extractor:
     def _outputs(self, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
         out = self.stage.outputs(batch, maps)
         if "acoustic_energy" in out:
-            out["acoustic_energy_pooled"] = stages.acoustic_energy(batch[ACOUSTIC_IMAGE], POOLED_GRID)
+            out["acoustic_energy_pooled"] = stages.acoustic_energy(batch[ACOUSTIC_IMAGE], stages.MAP_GRID)
         return out
 
     def __call__(self, dataset: tf.data.Dataset, label_keys: tuple[str, ...], maps: bool = False) -> Extraction:

@@ -74,4 +74,4 @@ def test_runs_take_the_recipes_of_their_stage():
     assert recipe_for("supervised", AVIA, False) == "b_students" and recipe_for("supervised", ACIVW, False) == \
         "a_supervised"
     assert recipe_for("distillation", AVIA, False) == "b_distillation"
-    assert RECIPES["b_students"].sample_length == 5 and RECIPES["a_supervised"].sample_length == 2
+    assert RECIPES["b_students"].sampling.sample_length == 5 and RECIPES["a_supervised"].sampling.sample_length == 2

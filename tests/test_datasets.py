@@ -65,7 +65,7 @@ def test_presets_keep_the_papers_settings():
                            "video_size", "frame_step", "normalisation", "nr_frames")}
 
     assert settings("self_supervised_a") == {
-        "flavour": "acivw", "sample_length": 2, "total_length": None, "number_of_crops": 1, "video_short_side": 224,
+        "flavour": "acivw", "sample_length": 2, "total_length": 2, "number_of_crops": 1, "video_short_side": 224,
         "video_size": (224, 298), "frame_step": 219, "normalisation": None, "nr_frames": None}
     assert settings("hearnet_a") == {**settings("self_supervised_a"), "video_short_side": None,
                                      "normalisation": "mean_std"}

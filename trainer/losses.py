@@ -28,7 +28,8 @@ def l2_normalise(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
 
 def video_attention(video_map: tf.Tensor) -> tf.Tensor:
     """v^2: how strongly the video map attends to each cell, per channel."""
-    return tf.square(tf.cast(video_map, tf.float32))
+    video_map = tf.cast(video_map, tf.float32)
+    return video_map * video_map
 
 
 def attended(audio_map: tf.Tensor, video_map: tf.Tensor) -> tf.Tensor:

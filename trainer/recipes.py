@@ -13,41 +13,40 @@ from __future__ import annotations
 
 import dataclasses
 
+from dataloader import presets
 from dataloader.datasets import AVIA
+from dataloader.presets import Sampling
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     stage: str
     networks: dict[str, str]  # RunConfig model flag -> the papers' name of the network
+    sampling: Sampling  # how its samples are cut (dataloader.presets)
     learning_rate: float
     batch_size: int
     num_epochs: int
-    sample_length: int
-    total_length: int
-    number_of_crops: int
 
     def settings(self) -> dict:
         """The RunConfig fields the recipe sets."""
-        return {"stage": self.stage, **self.networks,
-                **{key: getattr(self, key) for key in ("learning_rate", "batch_size", "num_epochs", "sample_length",
-                                                       "total_length", "number_of_crops")}}
+        return {"stage": self.stage, **self.networks, **self.sampling.settings(), "learning_rate": self.learning_rate,
+                "batch_size": self.batch_size, "num_epochs": self.num_epochs}
 
 
-_A = dict(learning_rate=1e-5, batch_size=64, num_epochs=20, sample_length=2, total_length=2, number_of_crops=1)
-_B_STUDENT = dict(learning_rate=1e-4, batch_size=32, total_length=30, number_of_crops=6)
+_A = dict(sampling=presets.A, learning_rate=1e-5, batch_size=64, num_epochs=20)
+_STUDENTS = dict(learning_rate=1e-4, batch_size=32)
 _DISTILLATION = {"student_model": "HearNet", "teacher_model": "DualCamHybridNet"}
 
 RECIPES = {
     "a_self_supervised": Recipe("self_supervised", {"model_1": "ResNet18_v1", "model_2": "DualCamHybridNet"}, **_A),
     "a_transfer": Recipe("transfer", {"model_1": "ResNet18_v1", "model_2": "HearNet",
                                       "teacher_model": "DualCamHybridNet"}, **_A),
-    "a_supervised": Recipe("supervised", {"model": "HearNet"}, num_epochs=100, sample_length=2, **_B_STUDENT),
-    "a_distillation": Recipe("distillation", _DISTILLATION, num_epochs=10, sample_length=2, **_B_STUDENT),
-    "b_teacher": Recipe("supervised", {"model": "DualCamHybridNet"}, learning_rate=1e-3, batch_size=32,
-                        num_epochs=100, sample_length=1, total_length=30, number_of_crops=30),
-    "b_students": Recipe("supervised", {"model": "HearNet"}, num_epochs=100, sample_length=5, **_B_STUDENT),
-    "b_distillation": Recipe("distillation", _DISTILLATION, num_epochs=10, sample_length=5, **_B_STUDENT),
+    "a_supervised": Recipe("supervised", {"model": "HearNet"}, presets.A_STUDENTS, num_epochs=100, **_STUDENTS),
+    "a_distillation": Recipe("distillation", _DISTILLATION, presets.A_STUDENTS, num_epochs=10, **_STUDENTS),
+    "b_teacher": Recipe("supervised", {"model": "DualCamHybridNet"}, presets.B_TEACHER, learning_rate=1e-3,
+                        batch_size=32, num_epochs=100),
+    "b_students": Recipe("supervised", {"model": "HearNet"}, presets.B_STUDENTS, num_epochs=100, **_STUDENTS),
+    "b_distillation": Recipe("distillation", _DISTILLATION, presets.B_STUDENTS, num_epochs=10, **_STUDENTS),
 }
 
 

@@ -1,6 +1,6 @@
 """One spec per stage: the networks it holds (their roles, the flags naming each, the flag
-that initialises each), the labels it reads, the recipe its networks default to, what it
-logs, the metric that picks the best checkpoint, and how it is made from built networks.
+that initialises each), the recipe its networks default to, what it logs, the metric that
+picks the best checkpoint, and how it is made from built networks and the dataset's labels.
 
 A new stage is a `keras.Model` in `trainer.stages` and one row here.
 """
@@ -30,7 +30,6 @@ class StageSpec:
     name: str
     roles: tuple[Role, ...]
     recipe: str  # the recipe (trainer.recipes) whose networks fill the roles no flag names
-    labels: str  # what it reads of the labels: "identity" (which recording) or "class"
     metrics: tuple[str, ...]  # what it logs, besides the loss (some only with their weight set)
     monitor: str  # the validation metric the best checkpoint maximises
     make: Callable[[dict[str, keras.Model], dict[str, tuple[str, ...]], RunConfig, DatasetSpec], stages._Stage]
@@ -67,21 +66,21 @@ _VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=Tru
 STAGES = {spec.name: spec for spec in (
     StageSpec("self_supervised",
               (_VIDEO, Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True)),
-              recipe="a_self_supervised", labels="identity",
+              recipe="a_self_supervised",
               metrics=("triplet_accuracy", "cross_modal_loss", "map_agreement_loss"), monitor="val_triplet_accuracy",
               make=_self_supervised),
     # In (A)'s transfer the acoustic checkpoint is the self-supervised DualCamNet, the frozen teacher.
     StageSpec("transfer",
               (_VIDEO, Role("audio_net", ("model_2",), "student_init_checkpoint", embedding=True),
                Role("teacher", ("teacher_model",), "acoustic_init_checkpoint", embedding=True)),
-              recipe="a_transfer", labels="identity",
+              recipe="a_transfer",
               metrics=("triplet_accuracy", "audio_video_loss", "teacher_loss"), monitor="val_triplet_accuracy",
               make=_transfer),
     StageSpec("supervised", (Role("net", ("model",), None, embedding=False),),
-              recipe="b_teacher", labels="class", metrics=("accuracy",), monitor="val_accuracy", make=_supervised),
+              recipe="b_teacher", metrics=("accuracy",), monitor="val_accuracy", make=_supervised),
     StageSpec("distillation",
               (Role("student", ("student_model", "model_2", "model"), "student_init_checkpoint", embedding=False),
                Role("teacher", ("teacher_model", "model_1"), "teacher_restore_checkpoint", embedding=False)),
-              recipe="b_distillation", labels="class", metrics=("accuracy", "teacher_accuracy"),
+              recipe="b_distillation", metrics=("accuracy", "teacher_accuracy"),
               monitor="val_accuracy", make=_distillation),
 )}

@@ -23,6 +23,7 @@ from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
 from trainer import losses
 from trainer.config import DEFAULTS
 
+MAP_GRID = (12, 16)  # (A)'s audio and video maps: DualCamNet pools the 36 x 48 acoustic cells by 3
 # What `outputs` gives: features per sample (B, D), and with maps=True maps per sample (B, h, w).
 FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
 MAPS = ("attention", "audio_map", "video_map", "acoustic_energy")
@@ -230,7 +231,7 @@ class SelfSupervised(_Stage):
 
     def maps(self, data: dict, training: bool = False):
         """Audio and video maps (B, H, W, C) of a batch, and the audio network's output."""
-        video = self._map(self.video_net(data[self.video_key], training=training), (12, 16))
+        video = self._map(self.video_net(data[self.video_key], training=training), MAP_GRID)
         audio_output = self.audio_net(data[self.audio_key], training=training)
         return self._map(audio_output, tuple(video.shape[1:3])), video, audio_output
 
@@ -238,7 +239,9 @@ class SelfSupervised(_Stage):
     def branch_maps(audio: tf.Tensor, video: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Each branch's own map, (B, h, w): the audio map summed over channels, and the
         video map's squares summed over channels (the two the attention a v^2 combines)."""
-        return tf.reduce_sum(audio, axis=-1), tf.reduce_sum(losses.video_attention(video), axis=-1)
+        # tf.square, as the map agreement has always trained with it: its gradient's last bits
+        # differ from those of v * v (`losses.video_attention`), and runs reproduce to the bit.
+        return tf.reduce_sum(audio, axis=-1), tf.reduce_sum(tf.square(video), axis=-1)
 
     def audio_map_energy_correlation(self, data: dict) -> float:
         """Mean over a batch of the Pearson correlation, over the map's cells, between the
