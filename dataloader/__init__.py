@@ -1,2 +1,3 @@
-"""Reading the project's TFRecords: the record schema (`dataloader.schema`) and the input
+"""The data layer: the camera's figures (`camera`), one spec per dataset (`datasets`), the
+raw recordings' file formats (`raw`), the record schema (`schema`) and the input
 pipelines built on it. Import the submodules you need; this package imports nothing."""

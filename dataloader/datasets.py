@@ -65,7 +65,6 @@ class Level:
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
     flavour: str
-    title: str
     labels: tuple[Label, ...]  # in the records' order
     class_label: str  # the loader's name of the label a classifier predicts
     class_names: tuple[str, ...]
@@ -74,7 +73,7 @@ class DatasetSpec:
     audio_suffix: str  # the raw audio frames' file type
     video_suffix: str  # the raw video frames' file type
     raw_labels: Callable[[tuple[int, ...]], dict[str, int]]  # a recording's numbers -> record labels
-    converted_numbers: Callable[[tuple[int, ...]], tuple[int, ...]]  # -> the converted tree's numbers
+    converted_offsets: tuple[int, ...]  # what the converted tree adds to each level's number
     record_video_shape: tuple[int, int, int]  # the frames the records hold (height, width, depth)
     video_short_side: int  # the loader's default: short side resized to, then a centre crop of
     video_size: tuple[int, int]
@@ -119,6 +118,20 @@ class DatasetSpec:
         """A recording's directory in its raw tree, relative to the root."""
         return Path(*(level.name(n) for level, n in zip(self.levels, numbers)))
 
+    def converted_numbers(self, numbers: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(n + offset for n, offset in zip(numbers, self.converted_offsets))
+
+    def raw_numbers(self, converted: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(n - offset for n, offset in zip(converted, self.converted_offsets))
+
+    def numbers_of(self, directory: str | os.PathLike) -> tuple[int, ...]:
+        """The numbers of a recording's directory (its last levels), raw or converted."""
+        parts = Path(directory).parts[-len(self.levels):]
+        found = [level.regex.fullmatch(part) for level, part in zip(self.levels, parts)]
+        if len(parts) < len(self.levels) or not all(found):
+            raise ValueError(f"{directory}: not a {self.flavour} recording directory ({self.describe_tree()})")
+        return tuple(int(match.group(1)) for match in found)
+
     def converted_dir(self, numbers: tuple[int, ...]) -> Path:
         """A recording's directory in the converted tree, relative to its root."""
         return self.relative_dir(self.converted_numbers(numbers))
@@ -129,7 +142,7 @@ class DatasetSpec:
 
 
 ACIVW_SPEC = DatasetSpec(
-    flavour=ACIVW, title="ACIVW (ECCV 2020)",
+    flavour=ACIVW,
     # `location` is the video's number inside its class (data_NNN), not a place.
     labels=(Label("classes", "classes", 10), Label("location", "video_index", 61)),
     class_label="classes",
@@ -139,7 +152,7 @@ ACIVW_SPEC = DatasetSpec(
     levels=(Level("class_{}", 0, "classes"), Level("data_{:03d}", 1, "location")),
     audio_suffix=".dc", video_suffix=".bmp",
     raw_labels=lambda numbers: {"classes": numbers[0], "location": numbers[1]},
-    converted_numbers=lambda numbers: numbers,
+    converted_offsets=(0, 0),
     # The original converter resized the short side to 224 with OpenCV, sizes truncated.
     record_video_shape=(224, 298, 3),
     video_short_side=224, video_size=(224, 298),
@@ -147,7 +160,7 @@ ACIVW_SPEC = DatasetSpec(
     record_mics=1,  # (A)'s converter kept microphone 0 of the 128
 )
 AVIA_SPEC = DatasetSpec(
-    flavour=AVIA, title="AVIA (WACV 2020)",
+    flavour=AVIA,
     labels=(Label("action", "action", 14), Label("location", "location", 3), Label("subject", "subject", 9)),
     class_label="action",
     class_names=("clapping", "snapping_fingers", "speaking", "whistling", "playing_kendama", "clicking", "typing",
@@ -158,7 +171,7 @@ AVIA_SPEC = DatasetSpec(
             Level("Action_{:03d}", 0, "action")),
     audio_suffix=".npy", video_suffix=".jpeg",
     raw_labels=lambda numbers: {"action": numbers[2], "location": numbers[0] - 1, "subject": numbers[1] - 1},
-    converted_numbers=lambda numbers: (numbers[0], numbers[1], numbers[2] + 1),
+    converted_offsets=(0, 0, 1),
     record_video_shape=(*IMAGE_SIZE, 3),  # the camera's frames
     video_short_side=256, video_size=(224, 224),
     spectrogram_step=220, spectrogram_normalisation="min_max",

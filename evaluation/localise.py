@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -34,10 +33,11 @@ import numpy as np
 
 from dataloader.camera import IMAGE_HEIGHT, IMAGE_WIDTH
 from dataloader.config import LoaderConfig
-from dataloader.datasets import AVIA, dataset_spec
+from dataloader.datasets import dataset_spec
 from dataloader.schema import FRAMES_PER_RECORD
 from dualcam.layouts import GROUND_TRUTH
 from evaluation import metrics
+from trainer.stages import MAP_GRID
 
 
 class View(NamedTuple):
@@ -52,22 +52,15 @@ class View(NamedTuple):
 FULL_VIEW = View(0.0, 0.0, float(IMAGE_HEIGHT), float(IMAGE_WIDTH))
 # One cell (40 px) of the 12 x 16 audio-visual maps: a peak in the truth's cell is always within
 # it (at most 28 px off), a peak in a neighbouring cell only when the truth lies near their side.
-DEFAULT_TOLERANCE = IMAGE_WIDTH / 16
-_AVIA_ACTION = re.compile(r"Action_(\d+)")
+DEFAULT_TOLERANCE = IMAGE_WIDTH / MAP_GRID[1]
 
 
 def raw_recording_dir(recording: str, flavour: str, raw_root: str | Path) -> Path:
     """The raw directory of a converted recording directory (see the module's docstring)."""
-    parts = Path(recording).parts
-    raw_root = Path(raw_root)
-    if flavour != AVIA:
-        return raw_root.joinpath(*parts[-2:])
-    action = _AVIA_ACTION.fullmatch(parts[-1])
-    if action is None or len(parts) < 3:
-        raise ValueError(f"{recording}: not an AVIA record directory (Location_l/Subject_s/Action_a)")
-    relative = Path(*parts[-3:-1], f"Action_{int(action.group(1)) - 1:03d}")
-    nested = raw_root / "raw" / relative
-    return nested if nested.is_dir() else raw_root / relative
+    spec = dataset_spec(flavour)
+    relative = spec.relative_dir(spec.raw_numbers(spec.numbers_of(recording)))
+    nested = Path(raw_root) / "raw" / relative  # the root dualcam.simulate wrote, of a dataset of two roots
+    return nested if spec.two_roots and nested.is_dir() else Path(raw_root) / relative
 
 
 @functools.lru_cache(maxsize=4096)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE
 from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
-from models.dualcamnet import ACOUSTIC_SHAPE, dualcamnet_v2
+from models.dualcamnet import dualcamnet_v2
 from models.functional import Functional
 from models.layers import CLASSIFIER, EMBEDDING, check_mode, dense_stack, mean_over_frames, output
 from models.resnet import resnet50
@@ -41,7 +42,7 @@ def avmodel(mode: str = CLASSIFIER, num_classes: int = 14, video_frames: int = 5
                          train_backbone=train_video_backbone)
     acoustic_net = dualcamnet_v2(EMBEDDING, num_frames=acoustic_frames)
     video = keras.Input((video_frames, *frame_shape), name=VIDEO_FRAMES)
-    acoustic_image = keras.Input((acoustic_frames, *ACOUSTIC_SHAPE), name=ACOUSTIC_IMAGE)
+    acoustic_image = keras.Input((acoustic_frames, *ACOUSTIC_IMAGE_SHAPE), name=ACOUSTIC_IMAGE)
     per_video_frame = acoustic_frames // video_frames
     acoustic = layers.AveragePooling1D(per_video_frame, name="acoustic_per_video_frame")(acoustic_net(acoustic_image))
     x = layers.Concatenate(name="fuse")([video_net(video), acoustic])

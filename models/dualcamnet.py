@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, COEFFICIENTS, FRAMES_PER_SECOND
 from dataloader.config import ACOUSTIC_IMAGE
 from models.functional import Functional
 from models.layers import (
@@ -27,9 +28,7 @@ from models.layers import (
     output,
 )
 
-ACOUSTIC_SHAPE = (36, 48, 12)
 TEMPORAL_KERNEL = 7
-FRAMES_PER_SECOND = 12
 
 # Per-frame convolutions after conv1, top to bottom: (name, filters, kernel, max-pool after).
 # All SAME and ReLU.
@@ -45,7 +44,7 @@ V2_FULL1 = 1024  # "full1": a 9x12 VALID convolution, i.e. a dense layer on each
 
 
 def _acoustic_input(num_frames: int):
-    return keras.Input((num_frames, *ACOUSTIC_SHAPE), name=ACOUSTIC_IMAGE)
+    return keras.Input((num_frames, *ACOUSTIC_IMAGE_SHAPE), name=ACOUSTIC_IMAGE)
 
 
 def _seconds(inputs):
@@ -64,7 +63,7 @@ def _seconds(inputs):
 
 def _trunk(inputs, convs, kernel_initializer: str | None):
     """conv1 over time within each second, then the per-frame convolutions on folded frames."""
-    x = layers.Conv3D(ACOUSTIC_SHAPE[-1], (TEMPORAL_KERNEL, 1, 1), padding="same", activation="relu",
+    x = layers.Conv3D(COEFFICIENTS, (TEMPORAL_KERNEL, 1, 1), padding="same", activation="relu",
                       kernel_initializer=initializer(kernel_initializer), name="conv1")(_seconds(inputs))
     x = FoldFrames(name="fold")(x)
     for name, filters, kernel, pool in convs:

@@ -259,6 +259,10 @@ def test_a_recipe_by_name_plans_what_its_flags_plan_and_flags_override_it(lists,
                                         "--sample_length", "2", "--total_length", "2", "--number_of_crops", "1")
     assert by_name == explicit
     assert (config.batch_size, config.learning_rate, config.num_epochs) == (64, 1e-5, 20)
+    # config.json as a run of the original flags writes it, so one resumes the other
+    assert config.as_dict() == {**explicit_config.as_dict(), "recipe": "a_self_supervised"}
+    # a longer sample than the recipe's makes its blocks as long, as without --recipe
+    assert planned("--recipe", "a_self_supervised", "--sample_length", "3")[1].loader.total_length == 3
     config, overridden = planned("--recipe", "b_teacher", "--sample_length", "2", "--batch_size", "8")
     assert overridden.stage == "supervised" and overridden.networks == {"net": "dualcamnet"}
     assert (config.sample_length, config.batch_size, config.learning_rate) == (2, 8, 1e-3)

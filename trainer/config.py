@@ -5,9 +5,9 @@ default and help), what a run's `config.json` holds (`as_dict` / `from_dict`, fl
 the flags' names), and what Python builds directly (`RunConfig(model="DualCamNet", ...)`).
 A wrong value raises `FlagError` naming the field, when the configuration is built.
 
-Settings left None are filled from the stage's recipe (`trainer.recipes`) when the run is
-planned (`trainer.plan`), which also resolves the stage, the dataset flavour and the
-networks; every default is stated here, once. The originals' flags keep their names; a
+Settings left None are filled from the stage's recipe (`trainer.recipes`: its networks and
+how it samples and trains) when the run is planned (`trainer.plan`), which also resolves
+the stage and the dataset flavour; every other default is stated here, once. The originals' flags keep their names; a
 few are accepted for compatibility and change nothing (`compat` in their metadata).
 """
 from __future__ import annotations
@@ -154,7 +154,8 @@ class RunConfig:
                                       "--log_dir (absl's own flag) works too")
     save_every_steps: int = setting(100, "Also save the resumable state every N steps (0: epochs only)", least=0)
     verbose: int = setting(2, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
-    display_freq: int = setting(1, "Print progress every N epochs (Keras verbosity 2)")
+    display_freq: int = setting(1, "Accepted for compatibility: progress is printed every epoch (--verbose)",
+                                compat=True)
 
     # Accepted for compatibility with the originals' scripts
     temporal_pooling: int = setting(1, "Accepted for compatibility: logits are always averaged over frames",

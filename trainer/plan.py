@@ -102,15 +102,16 @@ def _unset(config: RunConfig, settings: dict) -> dict:
 def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
     """The configuration with every setting a run needs filled (from the recipe, the
     stage's networks, the run's own statistics files), and its plan."""
-    if config.embedding is None:
-        config = config.replace(embedding=int(bool(config.model_1 or config.model_2)))
-    config = config.replace(tensorboard=config.tensorboard or config.log_dir)
     list_flag = "train_file" if config.mode == "train" else "test_file"
     if not getattr(config, list_flag):
         raise FlagError(list_flag, f"--mode {config.mode} needs a list of records")
     clips = {flag: flag_checks.listed_clips(config, flag) for flag in flag_checks.LISTS if getattr(config, flag)}
+    blocks_given = config.total_length is not None
     if config.recipe:
         config = config.replace(**_unset(config, RECIPES[config.recipe].settings()))
+    if config.embedding is None:
+        config = config.replace(embedding=int(bool(config.model_1 or config.model_2)))
+    config = config.replace(tensorboard=config.tensorboard or config.log_dir)
     flavour = config.flavour or flavour_of_record(clips[list_flag][0].paths[0])
     stage = STAGES[stage_of(config)]
     networks = networks_of(stage, config, flavour)
@@ -118,7 +119,7 @@ def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
     recipe = RECIPES[config.recipe or recipe_for(stage.name, flavour, acoustic_only)]
     filled = _unset(config, recipe.settings())
     config = config.replace(**{key: value for key, value in filled.items() if key not in ("stage", *stage_flags())})
-    if "total_length" in filled:  # a longer sample than the recipe's makes its blocks as long
+    if not blocks_given:  # a longer sample than the recipe's makes its blocks as long
         config = config.replace(total_length=max(config.total_length, config.sample_length))
     flag_checks.check_lengths(config, clips)
     inputs = tuple(key for name in networks.values() for key in MODELS[name].inputs)

@@ -34,9 +34,6 @@ class StageSpec:
     monitor: str  # the validation metric the best checkpoint maximises
     make: Callable[[dict[str, keras.Model], dict[str, tuple[str, ...]], RunConfig, DatasetSpec], stages._Stage]
 
-    def role(self, name: str) -> Role:
-        return next(role for role in self.roles if role.name == name)
-
 
 def _self_supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.SelfSupervised:
     return stages.SelfSupervised(

@@ -20,13 +20,13 @@ import keras
 import tensorflow as tf
 
 from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from trainer import losses
 from trainer.config import DEFAULTS
 
 MAP_GRID = (12, 16)  # (A)'s audio and video maps: DualCamNet pools the 36 x 48 acoustic cells by 3
-# What `outputs` gives: features per sample (B, D), and with maps=True maps per sample (B, h, w).
+# The features `outputs` gives per sample, (B, D).
 FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
-MAPS = ("attention", "audio_map", "video_map", "acoustic_energy")
 
 
 class Share(keras.metrics.Metric):
@@ -161,8 +161,8 @@ class _Stage(keras.Model):
 
     def outputs(self, data: dict, maps: bool = False) -> dict[str, tf.Tensor]:
         """What evaluation and the logs read of a batch, in inference mode: the features of
-        each sample (names in FEATURES) and, with `maps`, its maps (MAPS; the acoustic
-        images' energy whenever the batch holds them)."""
+        each sample (names in FEATURES) and, with `maps`, its maps (B, h, w): the stage's
+        own, and the acoustic images' energy whenever the batch holds them."""
         out = self.stage_outputs(data, maps)
         if maps and ACOUSTIC_IMAGE in data:
             out["acoustic_energy"] = acoustic_energy(data[ACOUSTIC_IMAGE])
@@ -193,7 +193,7 @@ def redraw_weights(net: keras.Model, seed: int) -> None:
 
 class SelfSupervised(_Stage):
     def __init__(self, audio_net: keras.Model, video_net: keras.Model, audio_key: str = ACOUSTIC_IMAGE,
-                 video_key: str = VIDEO_FRAMES, identity_keys: Sequence[str] = ("classes", "video_index"),
+                 video_key: str = VIDEO_FRAMES, identity_keys: Sequence[str] = ACIVW_SPEC.identity,
                  margin: float = DEFAULTS.margin, hard_from_epoch: int = DEFAULTS.hard_from_epoch,
                  cross_modal_weight: float = DEFAULTS.cross_modal_weight,
                  cross_modal_scale: float = DEFAULTS.cross_modal_scale,
@@ -354,7 +354,7 @@ class Transfer(SelfSupervised):
 
 
 class Supervised(_Stage):
-    def __init__(self, net: keras.Model, input_keys: Sequence[str], label_key: str = "classes", **kwargs):
+    def __init__(self, net: keras.Model, input_keys: Sequence[str], label_key: str = ACIVW_SPEC.class_label, **kwargs):
         super().__init__(**kwargs)
         self.net, self.trained = net, (net,)
         self.input_keys, self.label_key = tuple(input_keys), label_key
@@ -371,7 +371,7 @@ class Distiller(_Stage):
     """(1 - weight) * CE(labels, student) + weight * soft term of a frozen teacher."""
 
     def __init__(self, student: keras.Model, teacher: keras.Model, student_keys: Sequence[str],
-                 teacher_keys: Sequence[str] = (ACOUSTIC_IMAGE,), label_key: str = "action",
+                 teacher_keys: Sequence[str] = (ACOUSTIC_IMAGE,), label_key: str = AVIA_SPEC.class_label,
                  temperature: float = DEFAULTS.temperature_value, weight: float = DEFAULTS.lambda_value,
                  original: bool = False, **kwargs):
         super().__init__(**kwargs)
