@@ -21,7 +21,7 @@ What a stage gives per sample:
 - Supervised and distillation stages: `logits` (the student's, for distillation).
 With `maps=True` and acoustic images in the batch: their energy, coefficient c0 (the
 cell's log energy) averaged over the window's frames, (36, 48), and averaged over blocks of
-3 x 3 cells to the maps' (12, 16) (`trainer.stages.acoustic_energy`).
+3 x 3 cells to the maps' (12, 16) (`trainer.stages.acoustic_energy`, `pooled`).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from dataloader.config import ACOUSTIC_IMAGE, FIRST_SECOND, RECORDING
+from dataloader.config import FIRST_SECOND, RECORDING
 from trainer import losses, stages
 from trainer.stages import FEATURES
 
@@ -80,10 +80,6 @@ class Extraction:
                                for j in range(0, len(self), chunk)], axis=1)
 
 
-def has_maps(stage) -> bool:
-    return isinstance(stage, stages.SelfSupervised)
-
-
 class Extractor:
     """Extracts with one stage. Its step is traced once per kind of batch (the dataset's
     element spec, whose batch size is open), so datasets of one kind share it."""
@@ -102,7 +98,7 @@ class Extractor:
     def _outputs(self, batch: dict, maps: bool) -> dict[str, tf.Tensor]:
         out = self.stage.outputs(batch, maps)
         if "acoustic_energy" in out:
-            out["acoustic_energy_pooled"] = stages.acoustic_energy(batch[ACOUSTIC_IMAGE], stages.MAP_GRID)
+            out["acoustic_energy_pooled"] = stages.pooled(out["acoustic_energy"], stages.MAP_GRID)
         return out
 
     def __call__(self, dataset: tf.data.Dataset, label_keys: tuple[str, ...], maps: bool = False) -> Extraction:
@@ -143,7 +139,7 @@ class Extractor:
             video_map=arrays.get("video_map"), audio_cells=arrays.get("audio_cells"),
             video_cells=arrays.get("video_cells"), acoustic_energy=arrays.get("acoustic_energy"),
             acoustic_energy_pooled=arrays.get("acoustic_energy_pooled"),
-            triplet_counts=(correct, total) if has_maps(self.stage) and maps else None,
+            triplet_counts=(correct, total) if "attention" in arrays else None,
         )
 
 

@@ -75,10 +75,15 @@ def networks_of(stage: StageSpec, config: RunConfig, flavour: str) -> dict[str, 
     return networks
 
 
+def network_inputs(networks: dict[str, str]) -> tuple[str, ...]:
+    """The loader inputs the networks take, each once, in their order."""
+    return tuple(dict.fromkeys(key for name in networks.values() for key in MODELS[name].inputs))
+
+
 def make_loader(config: RunConfig, flavour: str, networks: dict[str, str]) -> LoaderConfig:
     """The training loader of a configuration whose sample settings are filled."""
     dataset = dataset_spec(flavour)
-    inputs = tuple(dict.fromkeys(key for name in networks.values() for key in MODELS[name].inputs))
+    inputs = network_inputs(networks)
     video_nets = [MODELS[name] for role, name in networks.items() if role in ("video_net", "net", "student")]
     video = next((spec.video for spec in video_nets if spec.video is not None),
                  (dataset.video_short_side, dataset.video_size))
@@ -115,14 +120,13 @@ def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
     flavour = config.flavour or flavour_of_record(clips[list_flag][0].paths[0])
     stage = STAGES[stage_of(config)]
     networks = networks_of(stage, config, flavour)
-    acoustic_only = all(MODELS[name].inputs == (ACOUSTIC_IMAGE,) for name in networks.values())
-    recipe = RECIPES[config.recipe or recipe_for(stage.name, flavour, acoustic_only)]
+    inputs = network_inputs(networks)
+    recipe = RECIPES[config.recipe or recipe_for(stage.name, flavour, inputs == (ACOUSTIC_IMAGE,))]
     filled = _unset(config, recipe.settings())
     config = config.replace(**{key: value for key, value in filled.items() if key not in ("stage", *stage_flags())})
     if not blocks_given:  # a longer sample than the recipe's makes its blocks as long
         config = config.replace(total_length=max(config.total_length, config.sample_length))
     flag_checks.check_lengths(config, clips)
-    inputs = tuple(key for name in networks.values() for key in MODELS[name].inputs)
     config = config.replace(**statistics_files(config, inputs))
     flag_checks.check_files(config)
     config = config.replace(stage=stage.name, flavour=flavour, networks=networks)

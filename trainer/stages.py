@@ -73,14 +73,16 @@ def recording_ids(data: dict, keys: Sequence[str]) -> tf.Tensor:
     return ids
 
 
-def acoustic_energy(images: tf.Tensor, grid: tuple[int, int] | None = None) -> tf.Tensor:
+def acoustic_energy(images: tf.Tensor) -> tf.Tensor:
     """(B, T, H, W, C) acoustic images -> their energy (B, H, W): coefficient c0 (a cell's log
-    energy) averaged over the frames, and with `grid` averaged over blocks of cells to it."""
-    energy = tf.reduce_mean(tf.cast(images, tf.float32)[..., 0], axis=1)
-    if grid is None:
-        return energy
-    factor = (energy.shape[1] // grid[0], energy.shape[2] // grid[1])
-    return tf.nn.avg_pool2d(energy[..., None], factor, factor, "VALID")[..., 0]
+    energy) averaged over the frames."""
+    return tf.reduce_mean(tf.cast(images, tf.float32)[..., 0], axis=1)
+
+
+def pooled(maps: tf.Tensor, grid: tuple[int, int]) -> tf.Tensor:
+    """(B, H, W) maps averaged over blocks of cells to a coarser `grid` (B, h, w)."""
+    factor = (maps.shape[1] // grid[0], maps.shape[2] // grid[1])
+    return tf.nn.avg_pool2d(maps[..., None], factor, factor, "VALID")[..., 0]
 
 
 def _select(data: dict, keys: Sequence[str]):
@@ -248,7 +250,7 @@ class SelfSupervised(_Stage):
         audio map (summed over channels) and the acoustic images' energy (coefficient c0,
         averaged over frames and pooled to the map's grid)."""
         audio = tf.reduce_sum(self.maps(data)[0], axis=-1)
-        energy = acoustic_energy(data[self.audio_key], tuple(audio.shape[1:3]))
+        energy = pooled(acoustic_energy(data[self.audio_key]), tuple(audio.shape[1:3]))
 
         def standardised(x):
             x = tf.reshape(x, [tf.shape(x)[0], -1])

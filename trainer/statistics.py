@@ -24,6 +24,7 @@ class Statistics:
 
     input: str
     flag: str
+    loader_path: str  # the LoaderConfig field that holds it
     enabled: str
     what: str
     without: str
@@ -31,12 +32,12 @@ class Statistics:
 
 
 STATISTICS = (
-    Statistics(ACOUSTIC_IMAGE, "acoustic_image_stats", "standardise_acoustic_images", "acoustic-image",
-               "--nostandardise_acoustic_images",
+    Statistics(ACOUSTIC_IMAGE, "acoustic_image_stats", "acoustic_image_stats_path", "standardise_acoustic_images",
+               "acoustic-image", "--nostandardise_acoustic_images",
                "acoustic images are standardised with dataset statistics: give a file (python -m dataloader.stats LIST "
                "--input acoustic_image --out FILE), a run directory (--checkpoint_dir and --exp_name) to compute them "
                "into, or --nostandardise_acoustic_images"),
-    Statistics(SPECTROGRAM, "stats_file", "normalize", "spectrogram", "--nonormalize",
+    Statistics(SPECTROGRAM, "stats_file", "stats_path", "normalize", "spectrogram", "--nonormalize",
                "spectrograms are normalised with training-set statistics: give a file (python -m dataloader.stats "
                "LIST --preset hearnet_b --out FILE), a run directory (--checkpoint_dir and --exp_name) to compute them "
                "into, or --nonormalize"),
@@ -82,7 +83,7 @@ def input_statistics(config: RunConfig, plan) -> None:
     list. Either is refused (FlagError) when missing, holding non-finite values, or of the
     wrong shape or settings."""
     for statistics in STATISTICS:
-        path = plan.loader.acoustic_image_stats_path if statistics.input == ACOUSTIC_IMAGE else plan.loader.stats_path
+        path = getattr(plan.loader, statistics.loader_path)
         if path is None:
             continue
         if config.mode == "train" and path == own_file(config, statistics):
