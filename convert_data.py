@@ -9,7 +9,9 @@ Modalities: 0 acoustic images, 1 raw audio, 2 video (default: all). The flavour 
 dataset, acivw or avia) is recognised from the directory names, or named with --flavour.
 ACIVW converts the seconds framecount.py counted, frames resized to 224 x 298; AVIA
 converts 30 seconds per recording, wrapping shorter ones around, and keeps the JPEG files
-(--raw_video: the decoded pixels, as (B)'s published converter did). A re-run resumes:
+(--raw_video: the decoded pixels, as (B)'s published converter did). Records of a simulated
+recording carry its ground truth (ground_truth.json with events: what sounds in each frame,
+the caption and its phrases, the audio's offset), unless --no_ground_truth. A re-run resumes:
 complete records are kept, the rest written. Bad input stops the run with one line naming
 the file and the problem (exit code 1), or with --skip_bad leaves that recording out and
 lists it at the end; an output that cannot be written stops it too, naming the output.
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
     parser.add_argument("--raw_video", action="store_true",
                         help="AVIA: store the frames decoded by OpenCV, raw BGR 480 x 640 x 3 as (B)'s published "
                              "converter did and its loader reads, instead of the JPEG files (ACIVW's are raw)")
+    parser.add_argument("--no_ground_truth", action="store_true",
+                        help="leave the simulator's ground truth (ground_truth.json) out of the records")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if len(args.dirs) not in (2, 3):
@@ -69,6 +73,7 @@ def main(argv=None) -> int:
             geometry=args.geometry,
             strict_shapes=args.strict_shapes,
             raw_video=args.raw_video,
+            ground_truth=not args.no_ground_truth,
             progress=not args.quiet,
         )
     except (RawDataError, OSError, ValueError) as err:  # OSError: an output that cannot be written

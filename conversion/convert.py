@@ -3,10 +3,10 @@
 A run is resumable: each record is written under a temporary name and renamed when
 complete, so a record that exists is finished and a re-run skips it (and removes the
 temporary files of a killed run). The output root keeps the flavour, modalities and video
-encoding it was converted with (`conversion.json`), so a re-run with others cannot mix
-records silently. Recordings are converted in parallel, one per task, longest first so that
-the last tasks are short; the worker processes die with the converter, even when it is
-killed with SIGKILL.
+encoding it was converted with, and whether ground truth was left out (`conversion.json`),
+so a re-run with others cannot mix records silently. Recordings are converted in parallel,
+one per task, longest first so that the last tasks are short; the worker processes die with
+the converter, even when it is killed with SIGKILL.
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class JobResult:
     present: int = 0
     bytes_written: int = 0
     padded: frozenset[str] = frozenset()  # .mat files zero padded to 36 x 48 x 12
+    with_truth: int = 0  # records written with the recording's ground truth
     error: RawDataError | None = None
 
 
@@ -83,7 +84,7 @@ def convert_recording(job: Job) -> JobResult:
     written raises OutputError."""
     recording = job.recording
     written = present = size = 0
-    counts = None
+    counts = truth = None
     padded = set()
     try:
         for second in range(recording.seconds):
@@ -91,10 +92,12 @@ def convert_recording(job: Job) -> JobResult:
             if path.exists() and not job.overwrite:
                 present += 1
                 continue
-            if counts is None:
+            if counts is None:  # before the recording's first record: bad input leaves none of it
                 dirs = rec.needed_dirs(job.options.modalities, recording.beamformed(job.options.modalities))
                 counts = rec.check_file_counts(recording, dirs)
-            arrays, padded_files = rec.read_second(recording, second, job.options, counts)
+                if job.options.ground_truth:
+                    truth = rec.read_truth(recording, next(iter(counts.values())))
+            arrays, padded_files = rec.read_second(recording, second, job.options, counts, truth)
             padded |= padded_files
             _write_record(path, schema.make_sequence_example(recording.flavour, recording.labels, **arrays))
             written += 1
@@ -105,7 +108,8 @@ def convert_recording(job: Job) -> JobResult:
             written = present = size = 0
             padded = set()
         return JobResult(recording, written, present, size, error=err)
-    return JobResult(recording, written, present, size, padded=frozenset(map(str, padded)))
+    return JobResult(recording, written, present, size, padded=frozenset(map(str, padded)),
+                     with_truth=written if truth is not None else 0)
 
 
 @dataclasses.dataclass
@@ -116,6 +120,7 @@ class Summary:
     bytes_written: int = 0
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     padded_files: list[str] = dataclasses.field(default_factory=list)  # AVIA .mat files zero padded
+    records_with_truth: int = 0  # of the records written, those carrying ground truth
     partials_removed: int = 0  # temporary files of an interrupted run
     elapsed: float = 0.0
 
@@ -133,6 +138,8 @@ class Summary:
             f"written: {self.bytes_written / 1e6:.1f} MB in {self.elapsed:.1f} s "
             f"({rate:.1f} recording-seconds per second)",
         ]
+        if self.records_with_truth:
+            lines.append(f"ground truth: carried by {self.records_with_truth} of the records written")
         if self.partials_removed:
             lines.append(f"removed {self.partials_removed} temporary files of an interrupted run")
         if self.padded_files:
@@ -146,10 +153,14 @@ class Summary:
 
 
 def _manifest(flavour: str, options: rec.ReadOptions) -> dict:
-    """What determines the bytes of the records: a re-run must ask for the same."""
+    """What determines the bytes of the records: a re-run must ask for the same. Ground truth
+    is carried where there is some unless the manifest says `"ground_truth": false` (which
+    manifests written before ground truth existed do not say: their raw data had none)."""
     manifest = {"flavour": flavour, "modalities": list(options.modalities)}
     if schema.VIDEO in options.modalities:
         manifest["video_encoding"] = options.video_encoding(flavour)
+    if not options.ground_truth:
+        manifest["ground_truth"] = False
     return manifest
 
 
@@ -215,6 +226,7 @@ def convert_dataset(
     geometry: str | None = None,
     strict_shapes: bool = False,
     raw_video: bool = False,
+    ground_truth: bool = True,
     progress: bool = True,
 ) -> Summary:
     """Converts every recording under the roots (the same directory for a one-root dataset).
@@ -225,6 +237,9 @@ def convert_dataset(
     that have raw 128-microphone audio but no MFCC_Image. `strict_shapes` refuses AVIA
     acoustic images smaller than 36 x 48 x 12 instead of zero padding them, as ACIVW always
     does; `raw_video` stores AVIA's frames decoded (see `recordings.ReadOptions`).
+    `ground_truth` False leaves the simulator's ground truth out of the records; else a
+    recording whose raw directory holds one with events carries it (a malformed one is bad
+    input, as above).
     """
     started = time.perf_counter()
     mat_root, raw_root, out_root = Path(mat_root), Path(raw_root), Path(out_root)
@@ -232,7 +247,8 @@ def convert_dataset(
         if not root.is_dir():
             raise RawDataError(root, "not a directory")
     flavour = flavour or rec.detect_flavour(mat_root)
-    options = rec.ReadOptions(modalities, strict_shapes=strict_shapes, raw_video=raw_video)
+    options = rec.ReadOptions(modalities, strict_shapes=strict_shapes, raw_video=raw_video,
+                              ground_truth=ground_truth)
     _create_output(out_root)
     summary = Summary(partials_removed=remove_partials(out_root))
     _check_manifest(out_root, _manifest(flavour, options), overwrite)
@@ -257,6 +273,7 @@ def convert_dataset(
                 summary.records_written += result.written
                 summary.records_present += result.present
                 summary.bytes_written += result.bytes_written
+                summary.records_with_truth += result.with_truth
                 summary.padded_files += sorted(result.padded)
             elif skip_bad:
                 summary.skipped.append((result.error.path, result.error.problem))

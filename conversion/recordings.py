@@ -9,7 +9,9 @@ A recording is named by its relative directory, which is the same in every tree:
 Its records go to OUT/class_{c}/data_{v:03d}/ and to
 OUT/Location_{l:02d}/Subject_{s:02d}/Action_{a+1:03d}/ (AVIA's raw action numbers start at
 0, its converted ones at 1: the spec's `converted_dir`), as `Data_{s+1:03d}.tfrecord` for
-second s.
+second s. A simulated recording's records carry its ground truth (`dataloader.raw.GROUND_TRUTH`
+in its raw directory, if it holds events) unless `ReadOptions.ground_truth` is off: each
+record the rows of its own frames, and the whole recording's caption, phrases and offset.
 """
 from __future__ import annotations
 
@@ -29,16 +31,20 @@ from dataloader.raw import (
     AUDIO_DIR,
     AUDIO_READERS,
     FILE_NAMES,
+    GROUND_TRUTH,
     MAT_KEY,
     MAT_SUFFIX,
     VIDEO_DIR,
+    GroundTruth,
     RawDataError,
+    frame_activity,
     non_finite,
+    read_ground_truth,
     read_image,
     read_jpeg,
     read_mat,
 )
-from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
+from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO, RecordTruth
 
 VIDEO_TIME = "video_time.txt"
 _VIDEO_TIME_LINE = re.compile(r"\s*video seconds:\s*(\d+)\s*")
@@ -53,6 +59,7 @@ class ReadOptions:
     geometry_path: str | None = None  # the array geometry, to beamform recordings without MFCC_Image
     strict_shapes: bool = False  # AVIA: refuse acoustic images smaller than 36 x 48 x 12, not pad them
     raw_video: bool = False  # AVIA: decoded BGR pixels, as (B)'s published converter stored, not the JPEG files
+    ground_truth: bool = True  # records carry the ground truth of recordings that have one
 
     def video_encoding(self, flavour: str) -> str:
         return JPEG if dataset_spec(flavour).keeps_video_files and not self.raw_video else RAW_BGR
@@ -120,6 +127,10 @@ class Recording:
     def frame_file(self, name: str, number: int) -> Path:
         return self.modality_dir(name) / FILE_NAMES[suffixes(self.spec)[name]](number)
 
+    @property
+    def truth_file(self) -> Path:
+        return self.raw_dir / GROUND_TRUTH
+
     def record_path(self, out_root: str | os.PathLike, second: int) -> Path:
         return Path(out_root) / self.spec.converted_dir(self.numbers) / record_name(second)
 
@@ -135,6 +146,35 @@ class Recording:
         if self.spec.record_seconds is not None:
             return [index % file_count + 1 for index in indices]
         return [index + 1 for index in indices]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingTruth:
+    """A recording's ground truth, as its records carry it: per frame of the recording."""
+
+    truth: GroundTruth
+    activity: np.ndarray  # (frames, C) float32, the flavour's classes
+    phrase_activity: np.ndarray  # (frames, P) float32
+
+    def of_frames(self, numbers: list[int]) -> RecordTruth:
+        """What the record of the frames with these file numbers (from 1) carries."""
+        rows = np.asarray(numbers) - 1
+        segments = [(p, onset, offset) for p, phrase in enumerate(self.truth.phrases)
+                    for onset, offset in phrase.segments]
+        return RecordTruth(activity=self.activity[rows], phrase_activity=self.phrase_activity[rows],
+                           offset=self.truth.offset, caption=self.truth.caption,
+                           phrases=tuple(phrase.text for phrase in self.truth.phrases),
+                           phrase_segments=segments, subject=self.truth.subject)
+
+
+def read_truth(recording: Recording, frames: int) -> RecordingTruth | None:
+    """The ground truth of a recording of `frames` frames, or None if it has none to carry."""
+    truth = read_ground_truth(recording.truth_file)
+    if truth is None:
+        return None
+    if truth.frames != frames:
+        raise RawDataError(recording.truth_file, f"describes {truth.frames} frames, the recording holds {frames}")
+    return RecordingTruth(truth, *frame_activity(truth, recording.flavour))
 
 
 def read_video_time(recording_dir: Path) -> int:
@@ -303,10 +343,12 @@ def _same_shapes(shapes: list[tuple], paths: list[Path], what: str) -> None:
 
 
 def read_second(
-    recording: Recording, second: int, options: ReadOptions, counts: dict[str, int]
+    recording: Recording, second: int, options: ReadOptions, counts: dict[str, int],
+    truth: RecordingTruth | None = None,
 ) -> tuple[dict, set[Path]]:
-    """The keyword arguments of `schema.make_sequence_example` for one second, and the
-    .mat files of it that were zero padded."""
+    """The keyword arguments of `schema.make_sequence_example` for one second, with the
+    ground truth of its frames if `truth` is given, and the .mat files of it that were zero
+    padded."""
     def paths(name: str) -> list[Path]:
         return [recording.frame_file(name, n) for n in recording.frame_numbers(second, counts[name])]
 
@@ -341,4 +383,6 @@ def read_second(
             arrays["video_shape"] = spec.record_video_shape
         else:
             arrays[VIDEO] = np.stack([resized_frame(path, spec) for path in paths(VIDEO_DIR)])
+    if truth is not None:
+        arrays["truth"] = truth.of_frames(recording.frame_numbers(second, truth.truth.frames))
     return arrays, padded

@@ -11,6 +11,20 @@ where L is `sample_length` in seconds. Labels are one-hot float32 under their lo
 (the `labels` of the flavour's spec, `dataloader.datasets`), and every sample carries
 `recording` (its directory, string) and `first_second` (the number s of its first record
 `Data_{s:03d}.tfrecord`, int32).
+
+Ground truth a sample can serve (`LoaderConfig.truth`; records converted from simulated
+recordings carry it, `dataloader.schema`):
+    activity         float32 (12 L, C): how much of each frame each of the flavour's C
+                     classes sounds (its spec's `class_names` order), in video time
+    phrase_activity  float32 (12 L, MAX_PHRASES): likewise for each phrase of the caption,
+                     zero after the recording's P phrases; served with `phrases`
+                     (MAX_PHRASES,) string, the phrases, padded with ""
+    offset           float32: seconds the audio and the acoustic images lag the video
+    caption          string: the recording's caption
+    target_subject   int32: AVIA's subject number (its directory's) of the target sound, -1
+                     if none (`subject` is already the one-hot label of AVIA's recordings)
+Activities cover the window's frames, as every input does; a mirrored sample keeps them as
+they are (they say when, not where).
 """
 from __future__ import annotations
 
@@ -27,6 +41,11 @@ INPUTS = (ACOUSTIC_IMAGE, VIDEO_FRAMES, AUDIO, WAVEFORM, SPECTROGRAM)
 MODALITY_OF = {ACOUSTIC_IMAGE: ACOUSTIC_IMAGE, VIDEO_FRAMES: VIDEO, AUDIO: AUDIO_DATA, WAVEFORM: AUDIO_DATA,
                SPECTROGRAM: AUDIO_DATA}
 RECORDING, FIRST_SECOND = "recording", "first_second"
+# Ground truth.
+ACTIVITY, PHRASE_ACTIVITY, PHRASES = "activity", "phrase_activity", "phrases"
+OFFSET, CAPTION, TARGET_SUBJECT = "offset", "caption", "target_subject"
+TRUTH = (ACTIVITY, PHRASE_ACTIVITY, OFFSET, CAPTION, TARGET_SUBJECT)
+MAX_PHRASES = 8  # phrase columns a sample serves; a recording with more fails to load
 
 WAVEFORM_RATE = 22_050
 NORMALISATIONS = ("mean_std", "min_max")
@@ -66,6 +85,9 @@ class LoaderConfig:
     magnitude as `tf.signal.stft` makes it (periodic Hann window, no end padding), so 2 s at
     step 219 give 200 frames and 5 s at step 220 give 500; `normalisation` "mean_std" (A) or "min_max" (B)
     uses the statistics file at `stats_path` written by `python -m dataloader.stats`.
+
+    Ground truth: `truth` names what of it every sample serves (see the module's docstring);
+    a record without ground truth fails the iteration, naming its file.
     """
 
     flavour: str
@@ -89,6 +111,7 @@ class LoaderConfig:
     normalisation: str | None = None
     stats_path: str | None = None
     drop_remainder: bool | None = None
+    truth: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +132,8 @@ class LoaderConfig:
             problems.append(f"normalisation {self.normalisation!r} is not one of {NORMALISATIONS} or None")
         if self.mirror and AUDIO in self.inputs and self.audio_mics > 1:
             problems.append("mirror cannot mirror the raw signals of several microphones (audio_mics > 1)")
+        if any(name not in TRUTH for name in self.truth) or len(set(self.truth)) != len(self.truth):
+            problems.append(f"truth must be distinct names among {TRUTH}, got {self.truth}")
         if self.frame_length > self.waveform_length:
             problems.append(f"frame_length {self.frame_length} is longer than the waveform ({self.waveform_length})")
         if problems:
@@ -119,6 +144,11 @@ class LoaderConfig:
         """The record modalities the inputs are made from, in schema order."""
         needed = {MODALITY_OF[name] for name in self.inputs}
         return tuple(m for m in MODALITIES if m in needed)
+
+    @property
+    def truth_outputs(self) -> tuple[str, ...]:
+        """The names the ground truth is served under (phrase_activity brings its phrases)."""
+        return tuple(n for name in self.truth for n in ((name, PHRASES) if name == PHRASE_ACTIVITY else (name,)))
 
     @property
     def frames_per_sample(self) -> int:

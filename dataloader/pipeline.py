@@ -7,7 +7,8 @@
     sample       the frames each input uses (video: `nr_frames` of the window's 12 L)
     decode       bytes -> arrays, only of what was picked
     preprocess   arrays -> network inputs (mirrored if the window says so), labels ->
-                 one-hot; static shapes
+                 one-hot; static shapes (the ground truth the config asks for is served
+                 from the decode phase on, `_decode_truth`)
     batch        `batch_size` samples
     postprocess  functions of whole batches (none by default)
 
@@ -28,7 +29,8 @@ construction.
 A bad input fails the iteration with `tf.errors.InvalidArgumentError` whose message holds
 the line "PATH: problem", naming the file: a missing, empty, truncated or corrupt record
 file, a file of several records, a record whose frames, sizes or labels the loader cannot
-use. `describe_read_error` finds that line in the error.
+use, a record without the ground truth the config asks for. `describe_read_error` finds
+that line in the error.
 """
 from __future__ import annotations
 
@@ -40,11 +42,18 @@ from typing import TYPE_CHECKING
 from dataloader import audio, schema, video
 from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, SAMPLE_RATE
 from dataloader.config import (
+    ACTIVITY,
     AUDIO,
+    CAPTION,
     DEFAULT_THROUGHPUT,
     FIRST_SECOND,
+    MAX_PHRASES,
+    OFFSET,
+    PHRASE_ACTIVITY,
+    PHRASES,
     RECORDING,
     SPECTROGRAM,
+    TARGET_SUBJECT,
     VIDEO_FRAMES,
     WAVEFORM,
     WAVEFORM_RATE,
@@ -64,6 +73,15 @@ PHASES = ("parse", "sample", "decode", "preprocess", "postprocess")
 SERIALIZED = "serialized"
 AUDIO_FRAMES = "audio_frames"  # int32 (12 L, mics, 1024), as the records hold it
 FRAME_BYTES = {m: schema.SEQUENCE_KEYS[m] for m in schema.MODALITIES}
+# The record keys of the ground truth each served name is made from.
+TRUTH_KEYS_OF = {ACTIVITY: (schema.TRUTH_ACTIVITY,),
+                 PHRASE_ACTIVITY: (schema.TRUTH_PHRASE_ACTIVITY, schema.TRUTH_PHRASES),
+                 OFFSET: (schema.TRUTH_OFFSET,), CAPTION: (schema.TRUTH_CAPTION,),
+                 TARGET_SUBJECT: (schema.TRUTH_SUBJECT,)}
+PHRASE_COUNTS = "phrase_counts"  # (L,) int64: the phrases of each record of a window
+# (no apostrophes in these messages: tf.debugging.Assert escapes them)
+NO_TRUTH = ("holds no ground truth; convert the recordings of the simulator (their ground_truth.json, with events) "
+            "with convert_data.py, without --no_ground_truth")
 
 
 # The line that `_assert` puts in an error, wherever TensorFlow's wrapping puts it.
@@ -108,24 +126,43 @@ def describe_read_error(err: tf.errors.OpError) -> str:
     return _WRAPPING.sub("", lines[0]) if lines else type(err).__name__
 
 
+def _truth_keys(config: LoaderConfig) -> tuple[str, ...]:
+    """The ground truth's record keys the config's `truth` is made from."""
+    return tuple(key for key in schema.TRUTH_KEYS if any(key in TRUTH_KEYS_OF[name] for name in config.truth))
+
+
 def _parse(config: LoaderConfig) -> Step:
     import tensorflow as tf
 
     context_spec = schema.context_spec(config.flavour, config.modalities)
     sequence_spec = schema.sequence_spec(config.modalities)
+    truth_keys = _truth_keys(config)
+    truth_context = {k: v for k, v in schema.truth_context_spec().items() if k in truth_keys}
+    truth_sequence = {k: v for k, v in schema.truth_sequence_spec().items() if k in truth_keys}
 
     def parse(features: Features) -> Features:
         features = dict(features)
         context, sequences, lengths = tf.io.parse_sequence_example(
-            features.pop(SERIALIZED), context_features=context_spec, sequence_features=sequence_spec,
-            example_names=features[PATHS],
+            features.pop(SERIALIZED), context_features={**context_spec, **truth_context},
+            sequence_features={**sequence_spec, **truth_sequence}, example_names=features[PATHS],
         )
-        checks = [_check(tf.equal(lengths[key], FRAMES_PER_RECORD),
-                         f"a record does not hold {FRAMES_PER_RECORD} frames of {key}", features)
-                  for key in sequences]
+        # Ground truth first: a record without it would fail the checks below less clearly.
+        present = [tf.equal(context[key].row_lengths(), 1) for key in schema.TRUTH_SCALARS if key in truth_context]
+        present += [tf.greater(lengths[key], 0) for key in truth_sequence]
+        checks = [_check(tf.reduce_all(tf.stack(present), axis=0), NO_TRUTH, features)] if present else []
+        with tf.control_dependencies(checks):
+            checks = [_check(tf.equal(lengths[key], FRAMES_PER_RECORD),
+                             f"a record does not hold {FRAMES_PER_RECORD} frames of {key}", features)
+                      for key in sequences]
         with tf.control_dependencies(checks):
             for key, frames in sequences.items():
                 features[key] = tf.reshape(frames, [config.frames_per_sample])
+            for key in truth_context:
+                values = context.pop(key)
+                if key == schema.TRUTH_PHRASES:  # how many each record of the window has
+                    features[PHRASE_COUNTS] = values.row_lengths()
+                # The window's first record's: the others are of the same recording.
+                features[key] = tf.reshape(values[0], []) if key in schema.TRUTH_SCALARS else values[0]
         features.update({key: value[0] for key, value in context.items()})
         return features
 
@@ -192,6 +229,56 @@ def _decode_video(features: Features) -> Features:
     sizes = [features.pop(key) for key in schema.SIZE_KEYS[VIDEO]]
     features[VIDEO_FRAMES] = schema.decode_video_frames(features.pop(FRAME_BYTES[VIDEO]), *sizes)
     return features
+
+
+def _truth_rows(features: Features, key: str, columns: tf.Tensor, name: str) -> tf.Tensor:
+    """A window's (12 L,) frames of ground truth rows -> float32 (12 L, columns), every
+    record's rows checked to hold `columns` values (a scalar, or one per record)."""
+    import tensorflow as tf
+
+    frames = features.pop(key)
+    lengths = tf.reshape(tf.strings.length(frames), [tf.size(features[PATHS]), -1])
+    ok = tf.reduce_all(tf.equal(lengths, 4 * tf.cast(tf.reshape(columns, [-1, 1]), tf.int32)), axis=1)
+    with tf.control_dependencies([_check(ok, f"{key} frames do not hold one float32 {name}", features)]):
+        return schema.decode_truth_rows(frames)
+
+
+def _decode_truth(config: LoaderConfig) -> Step:
+    """The ground truth's record keys -> the names `config.truth` serves, with static shapes."""
+    import tensorflow as tf
+
+    classes = config.spec.num_classes
+
+    def decode(features: Features) -> Features:
+        features = dict(features)
+        if ACTIVITY in config.truth:
+            rows = _truth_rows(features, schema.TRUTH_ACTIVITY, tf.constant(classes),
+                               f"for each of the {classes} {config.flavour} classes")
+            features[ACTIVITY] = tf.ensure_shape(rows, [config.frames_per_sample, classes])
+        if PHRASE_ACTIVITY in config.truth:
+            counts = features.pop(PHRASE_COUNTS)
+            checks = [
+                _check(tf.equal(counts, counts[0]), "holds other phrases than the first record of its window",
+                       features),
+                _check(counts <= MAX_PHRASES, f"holds more phrases than the loader serves ({MAX_PHRASES}, "
+                                              "config.MAX_PHRASES)", features),
+            ]
+            with tf.control_dependencies(checks):
+                rows = _truth_rows(features, schema.TRUTH_PHRASE_ACTIVITY, counts, "for each phrase of its record")
+                padding = MAX_PHRASES - tf.cast(counts[0], tf.int32)
+                rows = tf.pad(rows, [[0, 0], [0, padding]])
+                phrases = tf.pad(features.pop(schema.TRUTH_PHRASES), [[0, padding]], constant_values="")
+            features[PHRASE_ACTIVITY] = tf.ensure_shape(rows, [config.frames_per_sample, MAX_PHRASES])
+            features[PHRASES] = tf.ensure_shape(phrases, [MAX_PHRASES])
+        if OFFSET in config.truth:
+            features[OFFSET] = tf.ensure_shape(features.pop(schema.TRUTH_OFFSET), [])
+        if CAPTION in config.truth:
+            features[CAPTION] = tf.ensure_shape(features.pop(schema.TRUTH_CAPTION), [])
+        if TARGET_SUBJECT in config.truth:
+            features[TARGET_SUBJECT] = tf.ensure_shape(tf.cast(features.pop(schema.TRUTH_SUBJECT), tf.int32), [])
+        return features
+
+    return decode
 
 
 def _flip_acoustic_images(features: Features) -> Features:
@@ -314,6 +401,8 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
         phases["preprocess"][WAVEFORM] = _waveform(config)
     if SPECTROGRAM in inputs:
         phases["preprocess"][SPECTROGRAM] = _spectrogram(config)
+    if config.truth:
+        phases["decode"]["truth"] = _decode_truth(config)
     if config.mirror and config.training:
         phases["preprocess"][MIRROR] = _mirror
     phases["preprocess"]["labels"] = _one_hot_labels(config)
@@ -321,7 +410,7 @@ def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
 
 
 def output_keys(config: LoaderConfig) -> tuple[str, ...]:
-    return (*config.inputs, *(label.name for label in config.labels), RECORDING, FIRST_SECOND)
+    return (*config.inputs, *(label.name for label in config.labels), *config.truth_outputs, RECORDING, FIRST_SECOND)
 
 
 def _compose(steps: Sequence[Step]) -> Step:

@@ -19,6 +19,23 @@ Sequence features, one bytes entry per frame, each only if the record holds the 
     `audio/data`   int32 little-endian, C order (mics, samples): 1 x 1024 as converted
     `video/image`  raw uint8 pixels (height, width, depth) in BGR order, or a JPEG file
 
+Ground truth, optional: a record converted from a simulated recording whose raw directory
+holds ground truth (`dataloader.raw.GROUND_TRUTH`, with events) carries it, all of these keys
+or none (`TRUTH_KEYS`); a record without them is byte for byte what it was before they existed.
+Context, of the whole recording:
+    `truth/offset`           float, seconds the audio (and the acoustic images) lag the video
+    `truth/caption`          bytes, one UTF-8 sentence about the scene
+    `truth/phrases`          bytes list, the P phrases of the caption (P may be 0)
+    `truth/phrase_segments`  float list, (phrase index, onset, offset) triples flattened,
+                             when each phrase sounds, in seconds of the recording's video
+    `truth/target_subject`   int64, AVIA's subject number (its directory's) of the target
+                             sound, -1 if none names one
+Sequence, one bytes entry per frame of the record (its 12 video frames):
+    `truth/activity`         float32 little-endian (C,): the fraction of the frame's twelfth
+                             of a second each of the flavour's C classes sounds (its spec's
+                             `class_names` order)
+    `truth/phrase_activity`  float32 little-endian (P,): likewise for each phrase
+
 Video encodings. ACIVW records hold raw pixels, 224 x 298, BGR: the original converter
 read frames with OpenCV and stored them as they came, and ours writes the same bytes.
 AVIA records hold the camera's JPEG files (480 x 640). Some of the original AVIA records
@@ -33,7 +50,9 @@ touch a record (frame counting, split lists), and its import takes seconds.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -61,6 +80,30 @@ FRAMES_PER_RECORD = FRAMES_PER_SECOND  # a record is one second
 COMPRESSION = "GZIP"
 GZIP_MAGIC = b"\x1f\x8b"
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's default (islow), which PIL and OpenCV decode with too
+
+TRUTH_OFFSET, TRUTH_CAPTION = "truth/offset", "truth/caption"
+TRUTH_PHRASES, TRUTH_PHRASE_SEGMENTS = "truth/phrases", "truth/phrase_segments"
+TRUTH_SUBJECT = "truth/target_subject"
+TRUTH_ACTIVITY, TRUTH_PHRASE_ACTIVITY = "truth/activity", "truth/phrase_activity"
+TRUTH_CONTEXT_KEYS = (TRUTH_OFFSET, TRUTH_CAPTION, TRUTH_PHRASES, TRUTH_PHRASE_SEGMENTS, TRUTH_SUBJECT)
+TRUTH_SEQUENCE_KEYS = (TRUTH_ACTIVITY, TRUTH_PHRASE_ACTIVITY)
+TRUTH_KEYS = TRUTH_CONTEXT_KEYS + TRUTH_SEQUENCE_KEYS
+TRUTH_SCALARS = (TRUTH_OFFSET, TRUTH_CAPTION, TRUTH_SUBJECT)  # one value each, in a record that has them
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordTruth:
+    """The ground truth one record carries (the keys above): the recording's offset,
+    caption, phrases, phrase segments and target subject, and the activity rows of the
+    record's 12 frames."""
+
+    activity: np.ndarray  # (12, C) float32
+    phrase_activity: np.ndarray  # (12, P) float32
+    offset: float = 0.0
+    caption: str = ""
+    phrases: tuple[str, ...] = ()
+    phrase_segments: np.ndarray | Sequence[tuple[int, float, float]] = ()  # (K, 3): phrase index, onset, offset
+    subject: int = -1
 
 
 def label_keys(flavour: str) -> tuple[str, ...]:
@@ -95,10 +138,39 @@ def sequence_spec(modalities: Sequence[str] = MODALITIES) -> dict[str, tf.io.Fix
     return {SEQUENCE_KEYS[m]: tf.io.FixedLenSequenceFeature([], tf.string) for m in modalities}
 
 
+def truth_context_spec() -> dict[str, tf.io.RaggedFeature]:
+    """The ground truth's context keys, each parsed as a list: a record without them parses
+    too, to empty lists, so a reader can say which record lacks them."""
+    import tensorflow as tf
+
+    dtypes = {TRUTH_OFFSET: tf.float32, TRUTH_CAPTION: tf.string, TRUTH_PHRASES: tf.string,
+              TRUTH_PHRASE_SEGMENTS: tf.float32, TRUTH_SUBJECT: tf.int64}
+    return {key: tf.io.RaggedFeature(dtypes[key]) for key in TRUTH_CONTEXT_KEYS}
+
+
+def truth_sequence_spec() -> dict[str, tf.io.FixedLenSequenceFeature]:
+    """The ground truth's sequence keys; a record without them has no frames of them."""
+    import tensorflow as tf
+
+    return {key: tf.io.FixedLenSequenceFeature([], tf.string, allow_missing=True) for key in TRUTH_SEQUENCE_KEYS}
+
+
 def _int64(value: int) -> tf.train.Feature:
     import tensorflow as tf
 
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def _floats(values: Iterable[float]) -> tf.train.Feature:
+    import tensorflow as tf
+
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+
+
+def _bytes(values: Iterable[bytes]) -> tf.train.Feature:
+    import tensorflow as tf
+
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
 
 
 def _bytes_list(frames: Iterable[bytes]) -> tf.train.FeatureList:
@@ -117,6 +189,36 @@ def _frames_array(name: str, array: np.ndarray, rank: int) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=DTYPES[name])
 
 
+def _truth_features(truth: RecordTruth) -> tuple[dict, dict]:
+    """The context and sequence features of a record's ground truth."""
+    rows = {}
+    for key, values in ((TRUTH_ACTIVITY, truth.activity), (TRUTH_PHRASE_ACTIVITY, truth.phrase_activity)):
+        array = np.asarray(values)
+        if array.ndim != 2 or len(array) != FRAMES_PER_RECORD or array.dtype.kind != "f":
+            raise ValueError(f"{key} must be floats of {FRAMES_PER_RECORD} frames (12, N), got {array.dtype} "
+                             f"{array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{key} has non-finite values")
+        rows[key] = np.ascontiguousarray(array, dtype="<f4")
+    phrases = [phrase.encode() for phrase in truth.phrases]
+    if rows[TRUTH_PHRASE_ACTIVITY].shape[1] != len(phrases):
+        raise ValueError(f"{TRUTH_PHRASE_ACTIVITY} has {rows[TRUTH_PHRASE_ACTIVITY].shape[1]} columns for "
+                         f"{len(phrases)} phrases")
+    segments = np.asarray(truth.phrase_segments, np.float64).reshape(-1, 3)
+    if segments.size and not np.isin(segments[:, 0], np.arange(len(phrases))).all():
+        raise ValueError(f"{TRUTH_PHRASE_SEGMENTS} name phrases outside 0..{len(phrases) - 1}")
+    if not math.isfinite(truth.offset):
+        raise ValueError(f"{TRUTH_OFFSET} must be finite, got {truth.offset}")
+    context = {
+        TRUTH_OFFSET: _floats([truth.offset]),
+        TRUTH_CAPTION: _bytes([truth.caption.encode()]),
+        TRUTH_PHRASES: _bytes(phrases),
+        TRUTH_PHRASE_SEGMENTS: _floats(segments.ravel()),
+        TRUTH_SUBJECT: _int64(truth.subject),
+    }
+    return context, {key: _bytes_list(row.tobytes() for row in array) for key, array in rows.items()}
+
+
 def make_sequence_example(
     flavour: str,
     labels: Mapping[str, int],
@@ -125,12 +227,14 @@ def make_sequence_example(
     audio_data: np.ndarray | None = None,
     video: np.ndarray | Sequence[bytes] | None = None,
     video_shape: tuple[int, int, int] | None = None,
+    truth: RecordTruth | None = None,
 ) -> tf.train.SequenceExample:
     """One record from arrays of 12 frames, holding the modalities that are given.
 
     acoustic_image: float32 (12, height, width, depth); audio_data: int32 (12, mics, samples);
     video: uint8 RGB (12, height, width, 3), stored raw (as BGR), or 12 JPEG files as bytes,
-    stored as they are, with their decoded `video_shape` (height, width, depth).
+    stored as they are, with their decoded `video_shape` (height, width, depth). With
+    `truth`, the record carries that ground truth too (the `truth/` keys).
     """
     import tensorflow as tf
 
@@ -165,6 +269,10 @@ def make_sequence_example(
         lists[SEQUENCE_KEYS[VIDEO]] = _bytes_list(encoded)
     if not lists:
         raise ValueError("a record needs at least one modality")
+    if truth is not None:
+        truth_context, truth_lists = _truth_features(truth)
+        context.update(truth_context)
+        lists.update(truth_lists)
     return tf.train.SequenceExample(
         context=tf.train.Features(feature=context),
         feature_lists=tf.train.FeatureLists(feature_list=lists),
@@ -212,6 +320,7 @@ def parse_sequence_example(
     modalities: Sequence[str] = MODALITIES,
     *,
     decode_video: bool = True,
+    truth: bool = False,
 ) -> dict[str, tf.Tensor]:
     """One serialized record -> a dict of tensors; works eagerly and inside tf.data.
 
@@ -219,15 +328,23 @@ def parse_sequence_example(
     `acoustic_image` float32 (T, height, width, depth), `audio_data` int32 (T, mics, samples),
     `video` uint8 RGB (T, height, width, 3), or its encoded frames (T,) string if not
     `decode_video` (then decode the frames you keep with `decode_video_frames`).
+    With `truth`, also the ground truth under its keys: `truth/offset` float32,
+    `truth/caption` string, `truth/target_subject` int64 scalars, `truth/phrases` (P,) string,
+    `truth/phrase_segments` float32 (K, 3), `truth/activity` float32 (T, C) and
+    `truth/phrase_activity` float32 (T, P); a record without it fails (InvalidArgumentError).
     """
     import tensorflow as tf
 
+    context_features, sequence_features = context_spec(flavour, modalities), sequence_spec(modalities)
+    if truth:
+        context_features.update(truth_context_spec())
+        sequence_features.update(truth_sequence_spec())
     context, sequence = tf.io.parse_single_sequence_example(
-        serialized,
-        context_features=context_spec(flavour, modalities),
-        sequence_features=sequence_spec(modalities),
+        serialized, context_features=context_features, sequence_features=sequence_features,
     )
     parsed = dict(context)
+    if truth:
+        parsed.update(_parsed_truth(context, sequence))
     if ACOUSTIC_IMAGE in modalities:
         parsed[ACOUSTIC_IMAGE] = decode_raw_frames(sequence[SEQUENCE_KEYS[ACOUSTIC_IMAGE]], tf.float32,
                                                    [context[key] for key in SIZE_KEYS[ACOUSTIC_IMAGE]])
@@ -240,6 +357,29 @@ def parse_sequence_example(
             frames = decode_video_frames(frames, *(context[key] for key in SIZE_KEYS[VIDEO]))
         parsed[VIDEO] = frames
     return parsed
+
+
+def _parsed_truth(context: Mapping[str, tf.Tensor], sequence: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The ground truth of one parsed record, checked to be there."""
+    import tensorflow as tf
+
+    present = [tf.equal(tf.size(context[key]), 1) for key in TRUTH_SCALARS]
+    present += [tf.equal(tf.size(sequence[key]), FRAMES_PER_RECORD) for key in TRUTH_SEQUENCE_KEYS]
+    with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(tf.stack(present)),
+                                                      ["the record holds no ground truth (truth/ keys)"])]):
+        parsed = {key: tf.reshape(context[key], []) for key in TRUTH_SCALARS}
+        parsed[TRUTH_PHRASES] = tf.identity(context[TRUTH_PHRASES])
+        parsed[TRUTH_PHRASE_SEGMENTS] = tf.reshape(context[TRUTH_PHRASE_SEGMENTS], [-1, 3])
+        for key in TRUTH_SEQUENCE_KEYS:
+            parsed[key] = decode_truth_rows(sequence[key])
+    return parsed
+
+
+def decode_truth_rows(frames: tf.Tensor) -> tf.Tensor:
+    """Ground truth rows (T,) of float32 bytes -> float32 (T, N); every row the same length."""
+    import tensorflow as tf
+
+    return tf.io.decode_raw(frames, tf.float32, little_endian=True)
 
 
 def write_record_file(path: str | os.PathLike, example: tf.train.SequenceExample) -> None:
@@ -364,6 +504,7 @@ def read_record_file(
     modalities: Sequence[str] = MODALITIES,
     *,
     decode_video: bool = True,
+    truth: bool = False,
 ) -> dict[str, np.ndarray]:
     """The one record of a file, parsed eagerly into numpy arrays (for tools and tests)."""
     import tensorflow as tf
@@ -372,8 +513,8 @@ def read_record_file(
     if problem.numpy():
         raise ValueError(f"{path}: {problem.numpy().decode()}")
     try:
-        parsed = parse_sequence_example(record, flavour, modalities, decode_video=decode_video)
+        parsed = parse_sequence_example(record, flavour, modalities, decode_video=decode_video, truth=truth)
     except tf.errors.OpError as err:
-        what = f"{flavour} record with {', '.join(modalities)}"
+        what = f"{flavour} record with {', '.join(modalities)}" + " and ground truth" * truth
         raise ValueError(f"{path}: not a readable {what} ({err.message})") from None
     return {key: value.numpy() for key, value in parsed.items()}

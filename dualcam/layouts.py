@@ -14,8 +14,6 @@ from dataloader import raw
 from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, IMAGE_SIZE
 from dataloader.datasets import DatasetSpec
 
-GROUND_TRUTH = "ground_truth.json"
-
 
 def _write_tree(final_dir: Path, files: dict[str, bytes]) -> None:
     """Writes files under a temporary sibling directory and renames it into place, so a
@@ -53,7 +51,7 @@ def write_recording(
     _check_recording(acoustic_images, audio, frames)
     mat_files = {f"{raw.ACOUSTIC_IMAGE_DIR}/{raw.mat_name(t + 1)}": raw.mat_bytes(acoustic_images[t])
                  for t in range(len(acoustic_images))}
-    raw_files = {GROUND_TRUTH: json.dumps(truth, indent=1).encode()}
+    raw_files = {raw.GROUND_TRUTH: json.dumps(truth, indent=1).encode()}
     audio_name, write_audio = raw.FILE_NAMES[spec.audio_suffix], raw.AUDIO_WRITERS[spec.audio_suffix]
     video_name, video_format = raw.FILE_NAMES[spec.video_suffix], raw.IMAGE_FORMATS[spec.video_suffix]
     for t in range(len(audio)):

@@ -1,12 +1,16 @@
-"""Scenes of the simulated camera, and the recording each one produces.
+"""Scenes of the simulated camera: who and what sounds, where, and when.
 
-A scene is drawn from a random generator (`acivw_scene`, `avia_scene`) and rendered by
-`record`: sources are placed in 3-D from their image positions and depths, their sounds
-propagate to the 128 microphones (plus early reflections in a room), diffuse background
-noise and sensor noise are added, the signals are quantised to int32, and the acoustic
-images are computed from those int32 samples by the beamformer, exactly as convert_data.py
-would for a real recording with raw audio only. Nothing of the acoustic image is painted
-from the ground truth.
+A scene is drawn from a random generator (`acivw_scene`, `avia_scene`) and recorded by
+`dualcam.recording.record`. Its sources are objects of the kinds of `dualcam.objects`,
+placed where such objects are, each of its own variant (`dualcam.sounds.VARIANTS`), and
+each with a timeline (`dualcam.events`): continuous sources sound in events, struck objects
+are struck at drawn instants, a subject speaks sentences in its own voice
+(`dualcam.speech`). A recording holds the class's object (the target), perhaps a quieter
+second sound in view, perhaps a silent look-alike that moves without a sound, and sounds
+from outside the picture at a lower level (background). Every sound is named in a caption.
+
+Times are video seconds; a scene's timelines cover `margin` seconds either side of the
+recording, since with an offset the array hears a little before or after the video.
 """
 from __future__ import annotations
 
@@ -14,33 +18,67 @@ import dataclasses
 
 import numpy as np
 
-from dataloader.camera import FRAMES_PER_SECOND, IMAGE_SIZE
-from dataloader.datasets import ACIVW, ACIVW_SPEC, AVIA, AVIA_SPEC
-from dualcam import render, sounds
-from dualcam.beamforming import INT32_FULL_SCALE, acoustic_images
-from dualcam.geometry import Geometry
-from dualcam.propagation import NoiseField, block_times, point_source, quantise, sensor_noise
+from dataloader.camera import SAMPLE_RATE
+from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from dualcam import captions, events, objects, render, sounds, speech
+from dualcam.geometry import Geometry, default_geometry
 
-_PREROLL = 2048  # samples of sound before t = 0: the longest travel time (~15 m) and a block
 _MARGIN = 48.0  # pixels a drifting source keeps from the image border
+_PREROLL = 2048  # samples of sound before the array's first: the longest travel time (~15 m) and a block
+SPEECHES = ("espeak", "formant")  # how subjects speak: eSpeak NG's voices, or the built-in formant voice
+_FORMANT_SPEECH = events.Timing((1.0, 3.5), (0.3, 1.5))
+STRANGERS = 1000  # voices from here on speak in the background: no subject has them
 
 
 @dataclasses.dataclass(frozen=True)
+class Options:
+    """What a user chooses about every scene."""
+
+    offsets: tuple[float, float] = (0.0, 0.0)  # seconds the array lags the video, drawn per recording
+    sound_files: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sound name, its recordings) to use
+    speech: str = "espeak"
+    background: tuple[int, int] = (0, 2)  # sounds from outside the picture, per recording
+
+    def files(self, name: str) -> tuple[str, ...]:
+        return dict(self.sound_files).get(name, ())
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Source:
-    """A sounding (or, with level None, silent) object."""
+    """A sounding object (or, with level None, a silent one) and its timeline."""
 
     name: str
-    start_uv: tuple[float, float]  # pixels at t = 0
+    role: str  # target, secondary, background (out of the picture) or distractor (silent)
+    start_uv: tuple[float, float]  # pixels of its emitter at t = 0
     velocity: tuple[float, float]  # pixels per second; reflected at the image margins
     depth: float  # metres along the optical axis
     size: float  # metres: the object's half-extent, drawn at size * focal / depth pixels
-    level_db: float | None  # RMS dBFS at 1 m; None for a silent distractor
+    level_db: float | None  # RMS dBFS at 1 m while it sounds; None for a silent look-alike
     variation: sounds.Variation
+    events: np.ndarray  # (K, 2) seconds when it sounds (or, silent, would)
+    impacts: tuple[np.ndarray, np.ndarray] | None = None  # struck: times (s) and indices in group
+    sentences: tuple[tuple[float, str], ...] = ()  # speaking: (onset s, sentence)
+    subject: int | None = None
+    voice: int | None = None  # speaking: whose voice (`speech.subject_voice`): the subject's, or a stranger's
+    sound_file: tuple[str, float] | None = None  # a user's recording and where its excerpt starts
     hue_shift: float = 0.0
     angle: float = 0.0
 
+    @property
+    def seen(self) -> bool:
+        return self.role != "background"
+
+    @property
+    def instance(self) -> str:
+        if self.sound_file is not None:
+            return f"{self.name}/file:{self.sound_file[0]}"
+        return f"{self.name}/{sounds.variants(self.name)[self.variation.variant].name}"
+
     def pixels(self, times: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-        """Image positions (len(times), 2) along a straight drift folded back at the margins."""
+        """Its emitter's image positions (len(times), 2): a straight drift folded back at
+        the margins; fixed, and out of the picture, for a background source."""
+        if not self.seen:
+            return np.broadcast_to(np.asarray(self.start_uv, dtype=np.float64), (len(times), 2)).copy()
         height, width = image_size
         low = np.array([_MARGIN, _MARGIN])
         span = np.array([width, height]) - 2 * _MARGIN
@@ -61,13 +99,21 @@ class Room:
     reflection: float = 0.0  # pressure reflection coefficient of the walls
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Scene:
-    sources: tuple[Source, ...]  # the first is the recording's class; silent ones are distractors
+    sources: tuple[Source, ...]  # the first is the recording's class
     room: Room
     background: int  # backdrop id for the renderer
     seconds: float
     label: dict  # what the recording is: class or action, location, subject, ...
+    offset_samples: int = 0  # the array's clock behind the video's, in samples
+    caption: str = ""
+    phrases: tuple[tuple[str, str, np.ndarray], ...] = ()  # (phrase, sound name, segments (K, 2))
+
+    @property
+    def margin(self) -> float:
+        """Seconds of timeline either side of the recording: what the array may hear of them."""
+        return (_PREROLL + abs(self.offset_samples)) / SAMPLE_RATE + 0.1
 
 
 ROOMS = {
@@ -78,148 +124,169 @@ ROOMS = {
 }
 
 
-def _uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(rng.uniform(low, high))
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(*bounds))
 
 
-def _draw_source(rng: np.random.Generator, name: str, level_db: float | None, subject: int | None = None,
-                 image_size: tuple[int, int] = IMAGE_SIZE, max_speed: float = 12.0) -> Source:
-    height, width = image_size
-    speed, heading = _uniform(rng, 0.0, max_speed), _uniform(rng, 0.0, 2 * np.pi)
-    return Source(
-        name=name,
-        start_uv=(_uniform(rng, 1.5 * _MARGIN, width - 1.5 * _MARGIN),
-                  _uniform(rng, 1.5 * _MARGIN, height - 1.5 * _MARGIN)),
-        velocity=(speed * np.cos(heading), speed * np.sin(heading)),
-        depth=_uniform(rng, 2.0, 5.0),
-        size=_uniform(rng, 0.25, 0.4),
-        level_db=level_db,
-        variation=sounds.sample_variation(rng, subject=subject),
-        hue_shift=_uniform(rng, -0.05, 0.05),
-        angle=_uniform(rng, -0.3, 0.3),
-    )
+def _timeline(rng: np.random.Generator, name: str, variation: sounds.Variation, start: float, stop: float,
+              seconds: float, options: Options, voice: int | None) -> dict:
+    """The events of a source over [start, stop), and what makes them: impacts, sentences."""
+    if name in sounds.STRUCK and not options.files(name):
+        times, index = sounds.impact_schedule(name, stop - start, variation)
+        times = times + start
+        if not np.any((times >= 0) & (times < seconds)):  # a pause as long as the recording: strike once
+            times, index = np.append(times, rng.uniform(0.1, 0.9) * seconds), np.append(index, 0)
+            order = np.argsort(times, kind="stable")
+            times, index = times[order], index[order]
+        ring = sounds.ring_seconds(name)
+        return {"events": events.merge(np.stack([times, times + ring], axis=1)), "impacts": (times, index)}
+    if voice is not None:
+        voice, sentences, t = speech.subject_voice(voice), [], start - rng.uniform(0.0, 2.0)
+        while t < stop:
+            text = str(rng.choice(speech.SENTENCES))
+            length = len(speech.speak(text, voice)) / SAMPLE_RATE
+            if t + length > start:
+                sentences.append((t, text, length))
+            t += length + float(np.exp(rng.uniform(*np.log(objects.SPEECH_PAUSES.off))))
+        spoken = np.array([(onset, onset + length) for onset, _, length in sentences]).reshape(-1, 2)
+        return {"events": spoken, "sentences": tuple((onset, text) for onset, text, _ in sentences)}
+    timing = objects.TIMINGS.get(name, _FORMANT_SPEECH if name == "speaking" else objects.TIMINGS["drill"])
+    return {"events": events.draw(rng, timing, start, stop, within=(0.0, seconds))}
 
 
-def _others(rng: np.random.Generator, names: tuple[str, ...], exclude: str) -> str:
-    return str(rng.choice([n for n in names if n != exclude]))
+def _draw_source(rng: np.random.Generator, name: str, role: str, seconds: float, margin: float, options: Options,
+                 geometry: Geometry, subject: int | None = None, level_db: float | None = None,
+                 max_angle: float = 0.3) -> Source:
+    place = objects.PLACES[name]
+    height, width = geometry.image_size
+    focal = geometry.focal_length
+    depth, size = _uniform(rng, place.depth), _uniform(rng, place.size)
+    centre_height = _uniform(rng, place.height)
+    angle, hue_shift = _uniform(rng, (-max_angle, max_angle)), _uniform(rng, (-0.05, 0.05))
+    hue_shift *= subject is None  # a subject's colours are theirs
+    speed, heading = place.speed * rng.uniform() * focal / depth, rng.choice([-1.0, 1.0])
+    velocity = (heading * speed, rng.normal(0.0, 0.3) * speed if place.climbs else 0.0)
+    kinds = sounds.variants(name)
+    variation = dataclasses.replace(sounds.sample_variation(rng, subject=subject),
+                                    variant=int(rng.integers(len(kinds))))
+    files = options.files(name)
+    sound_file = (str(rng.choice(files)), float(rng.uniform())) if files else None
+    if level_db is None and role != "distractor":
+        level_db = _uniform(rng, place.level_db)
+    if role == "background":  # beside or behind the camera's field of view, still
+        azimuth = rng.choice([-1.0, 1.0]) * rng.uniform(0.9, 1.4)
+        distance = depth * rng.uniform(1.0, 1.5)
+        point = np.array([distance * np.sin(azimuth), objects.CAMERA_HEIGHT - centre_height,
+                          distance * np.cos(azimuth)])
+        uv, velocity, depth = tuple(geometry.project(point)), (0.0, 0.0), float(point[2])
+    else:
+        du, dv = render.emitter_offset(name, size * focal / depth, angle)
+        v = geometry.principal_point()[1] + focal * (objects.CAMERA_HEIGHT - centre_height) / depth + dv
+        uv = (rng.uniform(1.5 * _MARGIN, width - 1.5 * _MARGIN),
+              float(np.clip(v, 1.5 * _MARGIN, height - 1.5 * _MARGIN)))
+    voice = None
+    if name == "speaking" and options.speech == "espeak":  # a stranger's voice is none of the subjects'
+        voice = subject if subject is not None else STRANGERS + int(rng.integers(100))
+    timeline = _timeline(rng, name, variation, -margin, seconds + margin, seconds, options, voice)
+    return Source(name=name, role=role, start_uv=(float(uv[0]), float(uv[1])), velocity=velocity, depth=depth,
+                  size=size, level_db=level_db, variation=variation, subject=subject, voice=voice,
+                  sound_file=sound_file, hue_shift=hue_shift, angle=angle, **timeline)
 
 
-def acivw_scene(rng: np.random.Generator, class_index: int, video_index: int, seconds: float) -> Scene:
-    """One ACIVW recording: the class's object, perhaps a quieter second source and a silent
-    look-alike of another class, outdoors-like diffuse noise."""
-    classes = ACIVW_SPEC.class_names
-    name = classes[class_index]
-    target_db = _uniform(rng, -16.0, -8.0)
-    sources = [_draw_source(rng, name, target_db)]
-    if rng.random() < 0.3:
-        sources.append(_draw_source(rng, _others(rng, classes, name), target_db - _uniform(rng, 8.0, 14.0)))
-    if rng.random() < 0.5:
-        sources.append(_draw_source(rng, _others(rng, classes, name), None))
-    room = dataclasses.replace(ROOMS["open"], diffuse_db=_uniform(rng, -52.0, -40.0))
-    return Scene(tuple(sources), room, background=int(rng.integers(0, 7)), seconds=seconds,
-                 label={"classes": class_index, "class_name": name, "location": video_index})
+def _received_db(source: Source) -> float:
+    return source.level_db - 20 * np.log10(source.depth)
 
 
-def avia_scene(rng: np.random.Generator, location: int, subject: int, action: int, seconds: float) -> Scene:
-    """One AVIA recording: a subject performing an action near the image centre, in one of
-    three acoustically different locations (1 anechoic, 2 office, 3 outdoor)."""
-    name = AVIA_SPEC.class_names[action]
-    source = _draw_source(rng, name, _uniform(rng, -18.0, -12.0), subject=subject, max_speed=4.0)
-    source = dataclasses.replace(source, start_uv=(_uniform(rng, 220.0, 420.0), _uniform(rng, 180.0, 300.0)),
-                                 depth=_uniform(rng, 1.5, 3.0))
-    room_name = AVIA_SPEC.extra["locations"][location - 1]
-    return Scene((source,), ROOMS[room_name], background=7 + location - 1, seconds=seconds,
-                 label={"action": action, "action_name": name, "location": location, "subject": subject,
-                        "room": room_name})
+def _others(rng: np.random.Generator, names: tuple[str, ...], taken: set[str]) -> str:
+    return str(rng.choice([n for n in names if n not in taken]))
 
 
-# The scene of one recording of each flavour, from a generator, the recording's numbers and its length.
-SCENES = {ACIVW: acivw_scene, AVIA: avia_scene}
+def _background(rng: np.random.Generator, names: tuple[str, ...], target: Source, sources: list[Source],
+                seconds: float, margin: float, options: Options, geometry: Geometry) -> list[Source]:
+    """Sounds from outside the picture, 15 to 25 dB below the target where the camera is."""
+    out = []
+    for _ in range(int(rng.integers(options.background[0], options.background[1] + 1))):
+        name = _others(rng, names, {s.name for s in sources + out})
+        source = _draw_source(rng, name, "background", seconds, margin, options, geometry, level_db=0.0)
+        level = _received_db(target) - rng.uniform(15.0, 25.0) + 20 * np.log10(np.linalg.norm(
+            geometry.back_project(np.asarray(source.start_uv), source.depth)))
+        out.append(dataclasses.replace(source, level_db=float(level)))
+    return out
 
 
-def _image_sources(position: np.ndarray, room: Room) -> list[tuple[np.ndarray, float]]:
-    """First-order mirror images of a source in the room's six walls (early reflections)."""
-    if room.walls is None:
-        return []
-    images = []
-    for axis in range(3):
-        for wall in room.walls[2 * axis:2 * axis + 2]:
-            mirrored = position.copy()
-            mirrored[..., axis] = 2 * wall - position[..., axis]
-            images.append((mirrored, room.reflection))
-    return images
+def _who(source: Source) -> str:
+    if source.role == "background" or (source.subject is None and source.voice is None):
+        return "someone"
+    return f"a {speech.subject_voice(source.voice or source.subject).gender}"
 
 
-def _db(level: float) -> float:
-    return 10.0 ** (level / 20.0)
-
-
-def _pink(freqs: np.ndarray) -> np.ndarray:
-    return np.where(freqs > 20.0, 1.0 / np.sqrt(np.maximum(freqs, 50.0)), 0.0)
-
-
-def _wind(freqs: np.ndarray) -> np.ndarray:
-    return np.where(freqs > 10.0, 1.0 / (1.0 + (freqs / 80.0) ** 2), 0.0)
-
-
-def record(scene: Scene, geometry: Geometry, noise: NoiseField, rng: np.random.Generator) -> dict:
-    """Simulates a scene. Returns int32 audio (T, M, 1024), acoustic images (T, 36, 48, 12),
-    RGB frames (T, 480, 640, 3) and the ground truth."""
-    fs, n_frame = geometry.sample_rate, geometry.frame_samples
-    num_frames = int(round(scene.seconds * FRAMES_PER_SECOND))
-    num_samples = num_frames * n_frame
-    times = block_times(num_samples, fs)
-    field = np.zeros((geometry.num_mics, num_samples))
+def _captioned(rng: np.random.Generator, scene: Scene) -> Scene:
+    parts = []
     for source in scene.sources:
         if source.level_db is None:
             continue
-        signal = sounds.synthesize(source.name, (num_samples + 2 * _PREROLL) / fs, source.variation, fs)
-        position = geometry.back_project(source.pixels(times, geometry.image_size), source.depth)
-        for where, gain in [(position, 1.0)] + _image_sources(position, scene.room):
-            field += point_source(signal, _PREROLL, where, geometry.mic_positions, fs, geometry.speed_of_sound,
-                                  num_samples, gain=gain * _db(source.level_db))
-    field += _db(scene.room.diffuse_db) * noise.generate(num_samples, rng, _pink)
-    if scene.room.wind_db is not None:
-        gusts = 1.0 + 0.8 * np.sin(2 * np.pi * _uniform(rng, 0.1, 0.4) * np.arange(num_samples) / fs
-                                   + _uniform(rng, 0, 2 * np.pi))
-        field += _db(scene.room.wind_db) * gusts * noise.generate(num_samples, rng, _wind, coherent=False)
-    field += _db(scene.room.sensor_db) * sensor_noise(geometry.num_mics, num_samples, rng)
-
-    # The recorder's gain is set per recording so the loudest sample stays 1 dB below full
-    # scale: impulsive sounds (a finger snap peaks ~100x its RMS) would otherwise clip.
-    gain_db = min(0.0, -1.0 - 20 * np.log10(np.abs(field).max() + 1e-30))
-    audio = quantise(field * _db(gain_db)).reshape(geometry.num_mics, num_frames, n_frame).transpose(1, 0, 2)
-    audio = np.ascontiguousarray(audio)
-    images = acoustic_images(audio, geometry)
-
-    frame_times = (np.arange(num_frames) + 0.5) / FRAMES_PER_SECOND
-    tracks = [source.pixels(frame_times, geometry.image_size) for source in scene.sources]
-    frames = np.empty((num_frames,) + tuple(geometry.image_size) + (3,), dtype=np.uint8)
-    focal = geometry.focal_length
-    for t in range(num_frames):
-        objects = [
-            render.VisualObject(s.name, tuple(track[t]), s.size * focal / s.depth, s.hue_shift, s.angle,
-                                phase=float(frame_times[t] * s.variation.rate) % 1.0)
-            for s, track in sorted(zip(scene.sources, tracks), key=lambda st: -st[0].depth)
-        ]
-        frames[t] = render.render_frame(objects, scene.background, rng, *geometry.image_size)
-    truth = {
-        **scene.label,
-        "frames": num_frames,
-        "frames_per_second": FRAMES_PER_SECOND,
-        "acoustics": dataclasses.asdict(scene.room),
-        "recorder_gain_db": round(gain_db, 2),
-        "peak_dbfs": float(20 * np.log10(np.abs(audio).max() / INT32_FULL_SCALE + 1e-12)),
-        "sources": [
-            {"name": s.name, "role": _role(i, s), "level_db": s.level_db, "depth_m": s.depth,
-             "size_m": s.size, "pixels": np.round(track, 2).tolist()}
-            for i, (s, track) in enumerate(zip(scene.sources, tracks))
-        ],
-    }
-    return {"audio": audio, "images": images, "frames": frames, "truth": truth}
+        segments = events.merge(events.clip(np.round(source.events, 4), 0.0, scene.seconds))
+        if len(segments):
+            parts.append((captions.phrase(rng, source.name, _who(source)), source.name, segments,
+                          source.role == "background"))
+    caption = captions.compose([(text, segments, background) for text, _, segments, background in parts])
+    return dataclasses.replace(scene, caption=caption,
+                               phrases=tuple((text, name, segments) for text, name, segments, _ in parts))
 
 
-def _role(index: int, source: Source) -> str:
-    if index == 0:
-        return "target"
-    return "distractor" if source.level_db is None else "secondary"
+def _offset_samples(rng: np.random.Generator, options: Options) -> int:
+    return int(round(rng.uniform(*options.offsets) * SAMPLE_RATE)) if options.offsets != (0.0, 0.0) else 0
+
+
+def acivw_scene(rng: np.random.Generator, class_index: int, video_index: int, seconds: float,
+                options: Options = Options(), geometry: Geometry | None = None) -> Scene:
+    """One ACIVW recording: the class's object where such objects are, perhaps a quieter
+    second source and a silent look-alike of other classes, sounds from out of the picture,
+    outdoors-like diffuse noise."""
+    geometry = geometry or default_geometry()
+    classes = ACIVW_SPEC.class_names
+    name = classes[class_index]
+    offset = _offset_samples(rng, options)
+    margin = Scene((), ROOMS["open"], 0, seconds, {}, offset).margin
+    target = _draw_source(rng, name, "target", seconds, margin, options, geometry)
+    sources = [target]
+    if rng.random() < 0.4:
+        other = _others(rng, classes, {name})
+        second = _draw_source(rng, other, "secondary", seconds, margin, options, geometry)
+        level = _received_db(target) - rng.uniform(10.0, 16.0) + 20 * np.log10(second.depth)
+        sources.append(dataclasses.replace(second, level_db=float(level)))
+    if rng.random() < 0.5:
+        sources.append(_draw_source(rng, _others(rng, classes, {s.name for s in sources}), "distractor", seconds,
+                                    margin, options, geometry))
+    sources += _background(rng, classes, target, sources, seconds, margin, options, geometry)
+    room = dataclasses.replace(ROOMS["open"], diffuse_db=_uniform(rng, (-52.0, -40.0)))
+    scene = Scene(tuple(sources), room, background=int(rng.integers(0, 7)), seconds=seconds,
+                  label={"classes": class_index, "class_name": name, "location": video_index},
+                  offset_samples=offset)
+    return _captioned(rng, scene)
+
+
+def avia_scene(rng: np.random.Generator, location: int, subject: int, action: int, seconds: float,
+               options: Options = Options(), geometry: Geometry | None = None) -> Scene:
+    """One AVIA recording: a subject, in their own look and voice, performing an action at a
+    table in one of three acoustically different locations (1 anechoic, 2 office, 3
+    outdoor), with sounds from out of the picture."""
+    geometry = geometry or default_geometry()
+    name = AVIA_SPEC.class_names[action]
+    offset = _offset_samples(rng, options)
+    room_name = AVIA_SPEC.extra["locations"][location - 1]
+    margin = Scene((), ROOMS[room_name], 0, seconds, {}, offset).margin
+    target = _draw_source(rng, name, "target", seconds, margin, options, geometry, subject=subject, max_angle=0.05)
+    sources = [target] + _background(rng, AVIA_SPEC.class_names, target, [target], seconds, margin, options,
+                                     geometry)
+    scene = Scene(tuple(sources), ROOMS[room_name], background=7 + location - 1, seconds=seconds,
+                  label={"action": action, "action_name": name, "location": location, "subject": subject,
+                         "room": room_name},
+                  offset_samples=offset)
+    return _captioned(rng, scene)
+
+
+# The scene of one recording of each flavour, from a generator, the recording's numbers, its
+# length, the user's options and the camera.
+SCENES = {"acivw": acivw_scene, "avia": avia_scene}
+

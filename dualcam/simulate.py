@@ -2,6 +2,8 @@
 
     python -m dualcam.simulate --flavour acivw --out data/acivw_raw --recordings_per_class 2
     python -m dualcam.simulate --flavour avia --out data/avia --locations 1 2 --subjects 1 2
+    python -m dualcam.simulate --flavour acivw --out data/sync --offsets -0.5 0.5 \
+        --sound_file drone=my_drone.flac
 
 ACIVW writes OUT/class_c/data_vvv/...; AVIA writes OUT/mat/Location_.. and OUT/raw/Location_..
 (the two roots convert_data.py takes). Every recording is seeded from (--seed, its own
@@ -24,9 +26,10 @@ from tqdm import tqdm
 
 from dataloader.camera import FRAMES_PER_SECOND, NUM_MICS
 from dataloader.datasets import ACIVW, AVIA, FLAVOURS, DatasetSpec, dataset_spec
-from dualcam import layouts, scenes
+from dualcam import layouts, recording, scenes, speech
 from dualcam.geometry import GEOMETRY_FILENAME, Geometry, default_geometry
 from dualcam.propagation import NoiseField
+from dualcam.sounds import SOUND_NAMES, read_sound_file
 
 _SEED_CODES = {ACIVW: 1, AVIA: 2}  # part of every recording's seed: changing one changes its data
 
@@ -95,16 +98,38 @@ def _init_worker(geometry_json: dict, single_thread: bool) -> None:
     _WORKER["noise"] = NoiseField(geometry)
 
 
-def _simulate_one(job: Job, out: str, seconds: float, seed: int, avia_mics: int) -> float:
+def _simulate_one(job: Job, out: str, seconds: float, seed: int, avia_mics: int, options: scenes.Options) -> float:
     geometry, noise = _WORKER["geometry"], _WORKER["noise"]
     rng = job.rng(seed)
-    scene = scenes.SCENES[job.flavour](rng, *job.indices, seconds)
-    result = scenes.record(scene, geometry, noise, rng)
+    scene = scenes.SCENES[job.flavour](rng, *job.indices, seconds, options, geometry)
+    result = recording.record(scene, geometry, noise, rng)
     truth = {**result["truth"], "seed": seed, "indices": list(job.indices)}
     mics = avia_mics if job.flavour == AVIA else None
     layouts.write_recording(dataset_spec(job.flavour), *roots(Path(out), job.flavour), job.indices, result["images"],
                             result["audio"], result["frames"], truth, mics=mics)
     return result["audio"].shape[0] / FRAMES_PER_SECOND
+
+
+def check_options(options: scenes.Options, flavour: str, jobs: list[Job]) -> None:
+    """Refuses, in one line, what would fail halfway: an unreadable sound file, an unknown
+    sound, speech without eSpeak NG."""
+    low, high = options.offsets
+    if not low <= high:
+        raise ValueError(f"offsets: the range must be LOW <= HIGH, got {low} {high}")
+    for name, paths in options.sound_files:
+        if name not in SOUND_NAMES:
+            raise ValueError(f"sound_file {name}: unknown sound; known sounds: {', '.join(SOUND_NAMES)}")
+        for path in paths:
+            read_sound_file(path)
+    if options.speech not in scenes.SPEECHES:
+        raise ValueError(f"speech must be one of {scenes.SPEECHES}, got {options.speech!r}")
+    speaking = dataset_spec(AVIA).class_names.index("speaking")
+    if flavour == AVIA and options.speech == "espeak" and any(job.indices[2] == speaking for job in jobs):
+        try:
+            speech.speak(speech.SENTENCES[0], speech.subject_voice(1))
+        except speech.SpeechUnavailable as err:
+            raise speech.SpeechUnavailable(f"{err}; or simulate with --speech formant, or leave the speaking "
+                                           "action out (--actions)") from None
 
 
 def _geometry_fields(geometry: Geometry) -> dict:
@@ -113,19 +138,21 @@ def _geometry_fields(geometry: Geometry) -> dict:
 
 def simulate_dataset(out: str | Path, flavour: str = ACIVW, seconds: float = 10.0, seed: int = 0,
                      workers: int = 1, geometry: Geometry | None = None, avia_mics: int = 1,
-                     progress: bool = True, **selection) -> dict:
+                     progress: bool = True, options: scenes.Options | None = None, **selection) -> dict:
     """Simulates every recording of `plan(flavour, **selection)` missing under `out`.
     Returns a summary: recordings written and kept, seconds simulated, wall time."""
     out = Path(out)
     geometry = geometry or default_geometry()
+    options = options or scenes.Options()
     jobs = plan(flavour, **selection)
+    check_options(options, flavour, jobs)
     for root in dict.fromkeys(roots(out, flavour)):
         root.mkdir(parents=True, exist_ok=True)
         geometry.save(root / GEOMETRY_FILENAME)
     todo = [job for job in jobs if not job.done_marker(out).is_dir()]
     start = time.perf_counter()
     simulated = 0.0
-    args = (str(out), seconds, seed, avia_mics)
+    args = (str(out), seconds, seed, avia_mics, options)
     bar = tqdm(total=len(todo), desc=f"simulating {flavour}", unit="rec", disable=not progress)
     if workers <= 1:
         _init_worker(_geometry_fields(geometry), single_thread=False)
@@ -169,6 +196,17 @@ def main(argv=None) -> None:
     parser.add_argument("--actions", type=int, nargs="*", help="AVIA actions 0..13 (default: all)")
     parser.add_argument("--avia_mics", type=int, default=1, choices=(1, NUM_MICS),
                         help="microphones stored in AVIA .npy files (1 as in the shipped dataset)")
+    parser.add_argument("--offsets", type=float, nargs=2, default=(0.0, 0.0), metavar=("LOW", "HIGH"),
+                        help="seconds the array's signals (and acoustic images) lag the video, drawn per "
+                             "recording from [LOW, HIGH] in whole samples; negative: they lead")
+    parser.add_argument("--sound_file", action="append", default=[], metavar="SOUND=PATH",
+                        help="a recording (WAV, FLAC, ...) to use as sound SOUND instead of its synthetic one; "
+                             "repeat for several (of one sound: each recording draws one)")
+    parser.add_argument("--speech", choices=scenes.SPEECHES, default="espeak",
+                        help="how subjects speak: eSpeak NG voices (pip install espeakng-loader), or the "
+                             "built-in formant voice")
+    parser.add_argument("--background", type=int, nargs=2, default=(0, 2), metavar=("MIN", "MAX"),
+                        help="sounds from outside the picture per recording")
     args = parser.parse_args(argv)
     frames = args.seconds * FRAMES_PER_SECOND
     if frames < 1 or abs(frames - round(frames)) > 1e-9:
@@ -177,8 +215,21 @@ def main(argv=None) -> None:
         selection = {"classes": args.classes, "recordings_per_class": args.recordings_per_class}
     else:
         selection = {"locations": args.locations, "subjects": args.subjects, "actions": args.actions}
-    summary = simulate_dataset(args.out, args.flavour, args.seconds, args.seed, args.workers,
-                               avia_mics=args.avia_mics, **selection)
+    files: dict[str, list[str]] = {}
+    for value in args.sound_file:
+        name, _, path = value.partition("=")
+        if not path:
+            parser.error(f"--sound_file {value}: expected SOUND=PATH")
+        files.setdefault(name, []).append(path)
+    if not 0 <= args.background[0] <= args.background[1]:
+        parser.error(f"--background {args.background[0]} {args.background[1]}: expected 0 <= MIN <= MAX")
+    options = scenes.Options(offsets=tuple(args.offsets), sound_files=tuple((k, tuple(v)) for k, v in files.items()),
+                             speech=args.speech, background=tuple(args.background))
+    try:
+        summary = simulate_dataset(args.out, args.flavour, args.seconds, args.seed, args.workers,
+                                   avia_mics=args.avia_mics, options=options, **selection)
+    except (ValueError, speech.SpeechUnavailable) as err:
+        parser.exit(2, f"{parser.prog}: {err}\n")
     print(json.dumps(summary))
 
 

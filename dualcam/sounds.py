@@ -4,7 +4,13 @@ Each sound is a recipe of physically motivated layers (`RECIPES`, read top to bo
 harmonic sources for motors, engines, rotors and whistles; coloured noise for air, water
 and traffic; impacts (resonant modes excited by a contact click, in groups, bounces or
 dense crackle) for the actions; a glottal source through moving formants for speech.
-Envelopes add use patterns: a trigger pressed and released, strokes, pass-bys.
+Envelopes add use patterns: strokes, swishes, pass-bys. When a source sounds at all (a
+trigger pressed, a phrase spoken) is the scene's timeline (`dualcam.events`), not the recipe's;
+the scene also chooses when a struck object is struck (`impact_schedule`) so its picture can
+move at the same instants.
+
+Within a class, `VARIANTS` are different objects of the kind (a diesel or an electric train, a
+quadcopter or a hexacopter), and `Variation` the differences between recordings of one.
 
 Families are meant to overlap (motors share harmonic series, rumbles share the low band,
 air, water and paper share broadband noise) so classes are learnable without being
@@ -12,7 +18,7 @@ trivially separable. Every sound is band-limited to `BAND` and has no DC.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import fft
@@ -21,6 +27,10 @@ from dataloader.camera import SAMPLE_RATE
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 
 SOUND_NAMES = ACIVW_SPEC.class_names + AVIA_SPEC.class_names
+# Objects heard when struck, whose struck layer is their recipe's one Impacts layer: the scene
+# draws when they are struck, so the picture moves at those instants (`impact_schedule`).
+STRUCK = ("clapping", "snapping_fingers", "playing_kendama", "clicking", "typing", "knocking", "hammering",
+          "peanut_breaking", "stick_dropping")
 BAND = (80.0, 5500.0)  # Hz: where the energy of every sound lies
 _FLAT, _TOP = 5000.0, 5700.0  # Hz: the output filter is flat up to _FLAT and zero from _TOP
 _CONTROL_RATE = 256  # Hz: envelopes and pitch tracks are slow, so they are built at this rate
@@ -34,11 +44,14 @@ class Variation:
     pitch: float = 1.0  # multiplies every characteristic frequency
     rate: float = 1.0  # multiplies event and modulation rates
     brightness: float = 0.0  # spectral tilt, dB per octave about 1 kHz
+    variant: int = 0  # which of the class's VARIANTS
     seed: int
 
     def __post_init__(self):
         if not (self.pitch > 0 and self.rate > 0):
             raise ValueError(f"pitch and rate must be positive, got {self.pitch}, {self.rate}")
+        if self.variant < 0:
+            raise ValueError(f"variant must be >= 0, got {self.variant}")
 
 
 def _subject_offset(subject: int) -> tuple[float, float, float]:
@@ -73,16 +86,6 @@ class AM:
     depth: float  # 0 = none, 1 = down to silence
     sharpness: float = 1.0  # > 1 narrows the peaks
     wobble: float = 0.15  # relative random drift of the rate: people are not metronomes
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Use in bouts: a trigger pressed and released, phrases, rips."""
-
-    on: tuple[float, float]  # seconds, uniform range
-    off: tuple[float, float]
-    floor: float = 0.0  # level while off
-    ramp: float = 0.08  # seconds
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class Voice:
 @dataclass(frozen=True)
 class Recipe:
     layers: tuple[Tone | Noise | Impacts | Voice, ...]
-    envelope: tuple[AM | Gate | Swells, ...] = ()
+    envelope: tuple[AM | Swells, ...] = ()
 
 
 RECIPES: dict[str, Recipe] = {
@@ -183,12 +186,12 @@ RECIPES: dict[str, Recipe] = {
         Impacts(((1400, 0.006, 1.0),), (500, 5000, 0.001, 0.3),
                 every=0.008, scatter=0.5, spread=0.6, level=0.5),
     )),
-    # Brushed motor plus gear mesh, run in bursts with the trigger.
+    # Brushed motor plus gear mesh (the trigger's bursts are the scene's events).
     "drill": Recipe((
         Tone(330, rolloff=-5.0, wander=0.02),
         Tone(2350, rolloff=-24.0, wander=0.02, level=0.35),
         Noise(400, 5000, tilt=-3.0, level=0.3),
-    ), (Gate(on=(1.5, 4.0), off=(0.4, 1.2), floor=0.03, ramp=0.15),)),
+    )),
     # A vibrating blade: a buzz so rich its harmonics barely fall, with cutting noise per stroke.
     "razor": Recipe((
         Tone(120, rolloff=-1.5, even=0.5, wander=0.005),
@@ -210,7 +213,7 @@ RECIPES: dict[str, Recipe] = {
         Impacts(((1450, 0.04, 1.0), (2900, 0.03, 0.6), (4100, 0.02, 0.4)), (300, 5000, 0.002, 0.5),
                 every=0.04, scatter=0.15, spread=0.8, am=AM(4.0, 0.5)),
         Noise(80, 500, tilt=-3.0, level=0.5),
-    ), (Gate(on=(2.0, 5.0), off=(0.5, 2.0), floor=0.05, ramp=0.2),)),
+    )),
     # Engines and tyres swell and fade as vehicles pass; no periodic pattern, more hiss.
     "traffic": Recipe((
         Noise(60, 600, tilt=-3.0),
@@ -230,11 +233,11 @@ RECIPES: dict[str, Recipe] = {
     "speaking": Recipe((
         Voice(125, syllables=4.0, phrase=(4, 14), pause=0.6, fricatives=0.35),
     )),
-    # A pure pitched tone with vibrato, stepping through notes, in breaths; some breath noise.
+    # A pure pitched tone with vibrato, stepping through notes; some breath noise.
     "whistling": Recipe((
         Tone(1500, rolloff=-30.0, vibrato=(5.5, 0.012), melody=(2.5, 5.0)),
         Noise(1000, 5000, level=0.1),
-    ), (Gate(on=(1.5, 4.0), off=(0.3, 1.0), floor=0.0, ramp=0.06),)),
+    )),
     # The wooden ball landing on a cup: a "tock", often a second settling hit.
     "playing_kendama": Recipe((
         Impacts(((760, 0.03, 1.0), (1850, 0.02, 0.6), (3050, 0.012, 0.4)), (500, 4000, 0.003, 0.4),
@@ -266,11 +269,11 @@ RECIPES: dict[str, Recipe] = {
                 every=2.0, group=(3, 9), spacing=0.008, regularity=0.2, spread=0.5, scatter=0.2),
         Noise(1500, 5000, level=0.05),
     )),
-    # A tear: dense fibre-breaking crackle over noise, in rips.
+    # A tear: dense fibre-breaking crackle over noise.
     "paper_ripping": Recipe((
         Impacts((), (800, 5500, 0.0015, 1.0), every=0.003, spread=0.7),
         Noise(1000, 5000, level=0.5),
-    ), (Gate(on=(0.4, 1.2), off=(0.8, 2.5), floor=0.0, ramp=0.05),)),
+    )),
     # Dense, heavy-tailed micro-clicks from folds snapping, following the squeezes of the hand.
     "plastic_crumpling": Recipe((
         Impacts(((3500, 0.0015, 1.0),), (1500, 5500, 0.001, 0.8),
@@ -286,6 +289,72 @@ RECIPES: dict[str, Recipe] = {
                 every=2.0, group=(3, 6), spacing=0.15, decay=0.6, regularity=0.5, scatter=0.1),
     )),
 }
+
+@dataclass(frozen=True)
+class Variant:
+    """One kind of object of a class: the recipe's layers replaced (None keeps them), and
+    factors on the recording's pitch and rate."""
+
+    name: str
+    layers: tuple[Tone | Noise | Impacts | Voice, ...] | None = None
+    pitch: float = 1.0
+    rate: float = 1.0
+
+
+_CLACKS = Impacts(((260, 0.05, 1.0), (950, 0.02, 0.6), (2300, 0.01, 0.3)), (200, 3000, 0.004, 0.5),
+                  every=0.55, group=(2, 2), spacing=0.13, regularity=0.9, level=0.8)
+
+# The first of each class is its recipe as it stands; classes not listed have that one only.
+VARIANTS: dict[str, tuple[Variant, ...]] = {
+    "train": (Variant("diesel"),
+              Variant("electric", (Tone(880, rolloff=-16.0, wander=0.01, level=0.35),
+                                   Noise(60, 900, tilt=-3.0), _CLACKS)),
+              Variant("freight", pitch=0.8, rate=0.7)),
+    "boat": (Variant("outboard"),
+             Variant("inboard", (Tone(62, rolloff=-4.0, wander=0.01),
+                                 Noise(80, 1500, tilt=-4.0, level=0.6, am=AM(0.3, 0.6)))),
+             Variant("speedboat", pitch=1.6, rate=1.3)),
+    "drone": (Variant("quadcopter"),
+              Variant("hexacopter", (Tone(140, rolloff=-5.0, wander=0.015, copies=6, detune=0.015),
+                                     Tone(980, rolloff=-20.0, wander=0.015, level=0.3),
+                                     Noise(120, 4500, tilt=-2.5, level=0.35))),
+              Variant("racer", pitch=1.7, rate=1.3)),
+    "fountain": (Variant("jet"),
+                 Variant("basin", (Noise(150, 3000, tilt=-2.0),
+                                   Impacts(((700, 0.01, 1.0),), (300, 3000, 0.002, 0.3),
+                                           every=0.03, scatter=0.5, spread=0.6, level=0.6)))),
+    "drill": (Variant("cordless"),
+              Variant("hammer_drill", RECIPES["drill"].layers + (
+                  Impacts(((900, 0.008, 1.0), (2100, 0.005, 0.5)), (500, 5000, 0.002, 0.5),
+                          every=0.022, regularity=0.9, level=0.8),)),
+              Variant("mini", pitch=1.5)),
+    "razor": (Variant("foil"), Variant("rotary", pitch=1.5, rate=1.2)),
+    "hair_dryer": (Variant("salon"), Variant("travel", pitch=1.4)),
+    "hoover": (Variant("upright"), Variant("handheld", pitch=1.45, rate=1.3)),
+    "shopping_cart": (Variant("wire"), Variant("plastic", pitch=0.6)),
+    "traffic": (Variant("town"),
+                Variant("motorway", (Noise(60, 600, tilt=-3.0, level=0.6), Noise(700, 5000, tilt=-1.0),
+                                     Tone(45, rolloff=-6.0, wander=0.1, level=0.2)), rate=1.8)),
+}
+
+
+def variants(name: str) -> tuple[Variant, ...]:
+    """The kinds of object of sound `name`, the first its recipe as it stands."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown sound {name!r}; known sounds: {', '.join(SOUND_NAMES)}")
+    return VARIANTS.get(name, (Variant("standard"),))
+
+
+def _recipe(name: str, variation: Variation) -> tuple[Recipe, Variation]:
+    """The recipe of the recording's variant, and the variation with the variant's factors."""
+    kinds = variants(name)
+    if variation.variant >= len(kinds):
+        raise ValueError(f"{name} has {len(kinds)} variants, got variant {variation.variant}")
+    kind, recipe = kinds[variation.variant], RECIPES[name]
+    if kind.layers is not None:
+        recipe = Recipe(kind.layers, recipe.envelope)
+    return recipe, replace(variation, pitch=variation.pitch * kind.pitch, rate=variation.rate * kind.rate)
+
 
 # Adult vowels (F1, F2, F3 in Hz), Peterson & Barney: a, e, i, o, u.
 _VOWELS = np.array([
@@ -306,6 +375,7 @@ class _Context:
     rng: np.random.Generator
     pitch: float
     rate: float
+    struck: tuple[np.ndarray, np.ndarray] | None = None  # given impact times (s) and indices in group
 
     @property
     def seconds(self) -> float:
@@ -391,18 +461,6 @@ def _am(c: _Context, s: AM) -> np.ndarray:
     return (1 - s.depth) + s.depth * (0.5 + 0.5 * np.cos(2 * np.pi * phase)) ** s.sharpness
 
 
-def _gate(c: _Context, s: Gate) -> np.ndarray:
-    count = int(c.seconds * c.rate / (s.on[0] + s.off[0])) + 2
-    on = c.rng.uniform(*s.on, count) / c.rate
-    off = c.rng.uniform(*s.off, count) / c.rate
-    # Starts inside a bout, so even a short clip is not silent.
-    starts = np.cumsum(np.concatenate([[0.0], on[:-1] + off[:-1]])) - c.rng.uniform(0, 0.5) * on[0]
-    ramp = min(s.ramp, 0.5 * s.on[0] / c.rate)
-    x = np.stack([starts, starts + ramp, starts + on - ramp, starts + on], axis=1).ravel()
-    y = np.tile([s.floor, 1.0, 1.0, s.floor], count)
-    return np.interp(c.control_times(), x, y)
-
-
 def _swells(c: _Context, s: Swells) -> np.ndarray:
     t = c.control_times()
     margin = 3 * s.width
@@ -462,7 +520,7 @@ def _noise(c: _Context, s: Noise) -> np.ndarray:
 
 
 def _impacts(c: _Context, s: Impacts) -> np.ndarray:
-    times, index = _event_times(c, s.every, s.group, s.spacing, s.decay, s.regularity)
+    times, index = c.struck or _event_times(c, s.every, s.group, s.spacing, s.decay, s.regularity)
     onsets = (times * c.sample_rate).astype(int)
     amplitude = s.decay**index * np.exp(s.spread * c.rng.standard_normal(len(times)))
     low, high, click_decay, click_level = s.click
@@ -513,7 +571,7 @@ def _voice(c: _Context, s: Voice) -> np.ndarray:
 
 
 _LAYERS = {Tone: _tone, Noise: _noise, Impacts: _impacts, Voice: _voice}
-_ENVELOPES = {AM: _am, Gate: _gate, Swells: _swells}
+_ENVELOPES = {AM: _am, Swells: _swells}
 
 
 def _output_gain(c: _Context, brightness: float) -> np.ndarray:
@@ -526,17 +584,48 @@ def _output_gain(c: _Context, brightness: float) -> np.ndarray:
     return gain
 
 
-def synthesize(name: str, seconds: float, variation: Variation, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """`seconds` of the sound `name` as float64 mono at unit RMS, determined by its arguments."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown sound {name!r}; known sounds: {', '.join(SOUND_NAMES)}")
+def _context(name: str, seconds: float, variation: Variation, sample_rate: int,
+             struck: tuple[np.ndarray, np.ndarray] | None = None, salt: int = 0) -> tuple[_Context, Recipe, Variation]:
+    recipe, variation = _recipe(name, variation)
     n = round(seconds * sample_rate)
     if n < 2:  # one sample cannot have both no DC and unit RMS
         raise ValueError(f"seconds must give at least two samples, got {seconds}")
     c = _Context(n=n, nfft=fft.next_fast_len(n + int(_PAD * sample_rate), real=True), sample_rate=sample_rate,
-                 rng=np.random.default_rng(variation.seed), pitch=variation.pitch, rate=variation.rate)
-    recipe = RECIPES[name]
-    mix = np.zeros(n)
+                 rng=np.random.default_rng((variation.seed, salt) if salt else variation.seed),
+                 pitch=variation.pitch, rate=variation.rate, struck=struck)
+    return c, recipe, variation
+
+
+def _struck_layer(name: str, recipe: Recipe) -> Impacts:
+    if name not in STRUCK:
+        raise ValueError(f"{name} is not a struck object; struck objects: {', '.join(STRUCK)}")
+    return next(layer for layer in recipe.layers if isinstance(layer, Impacts))
+
+
+def impact_schedule(name: str, seconds: float, variation: Variation,
+                    sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """When a struck object (one of STRUCK) is struck in `seconds` of its sound: times (s) and
+    each one's index within its group (a bounce's number), drawn from the variation's seed
+    apart from the sound's own draws. Give them back to `synthesize` to be heard."""
+    c, recipe, _ = _context(name, seconds, variation, sample_rate, salt=0x57A0C)
+    s = _struck_layer(name, recipe)
+    return _event_times(c, s.every, s.group, s.spacing, s.decay, s.regularity)
+
+
+def ring_seconds(name: str) -> float:
+    """How long a struck object rings after a hit, to 30 dB down: the end of its event."""
+    s = _struck_layer(name, RECIPES[name])
+    return float(np.log(10**1.5) * max([s.click[2]] + [decay for _, decay, _ in s.modes]))
+
+
+def synthesize(name: str, seconds: float, variation: Variation, sample_rate: int = SAMPLE_RATE,
+               impacts: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """`seconds` of the sound `name` as float64 mono at unit RMS, determined by its arguments;
+    a struck object is struck at `impacts` (`impact_schedule`) if given."""
+    if impacts is not None:
+        _struck_layer(name, RECIPES[name])
+    c, recipe, variation = _context(name, seconds, variation, sample_rate, impacts)
+    mix = np.zeros(c.n)
     for layer in recipe.layers:
         signal = layer.level * _unit(_LAYERS[type(layer)](c, layer))
         if getattr(layer, "am", None) is not None:
@@ -545,4 +634,27 @@ def synthesize(name: str, seconds: float, variation: Variation, sample_rate: int
     for envelope in recipe.envelope:
         mix *= c.to_audio(_ENVELOPES[type(envelope)](c, envelope))
     out = _filter(c, mix, _output_gain(c, variation.brightness))
+    return _unit(out - out.mean())
+
+
+def read_sound_file(path: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A user's recording (WAV, FLAC, anything libsndfile reads) as float64 mono at
+    `sample_rate`, band-limited as the synthetic sounds are, unit RMS."""
+    import soundfile
+    from scipy.signal import resample_poly
+
+    try:
+        audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
+    except (OSError, RuntimeError, soundfile.LibsndfileError) as err:
+        raise ValueError(f"{path}: not a readable sound file ({err})") from None
+    mono = audio.mean(axis=1)
+    if len(mono) < rate // 10 or not np.all(np.isfinite(mono)) or not np.any(mono):
+        raise ValueError(f"{path}: a source needs at least 0.1 s of finite, not silent sound")
+    divisor = np.gcd(int(rate), int(sample_rate))
+    mono = resample_poly(mono, sample_rate // divisor, int(rate) // divisor)
+    c = _Context(n=len(mono), nfft=fft.next_fast_len(len(mono) + int(_PAD * sample_rate), real=True),
+                 sample_rate=sample_rate, rng=np.random.default_rng(0), pitch=1.0, rate=1.0)
+    out = _filter(c, mono, _output_gain(c, 0.0))
+    if not np.any(out):
+        raise ValueError(f"{path}: no sound within {BAND[0]:.0f}-{BAND[1]:.0f} Hz")
     return _unit(out - out.mean())

@@ -125,6 +125,7 @@ def _knn(name: str, trains: Sequence[Extraction], valid: Extraction, test: Extra
 def _localisation(test: Extraction, planned: plan.Plan, raw_root: str | Path, tolerance: float) -> dict:
     truth = localise.true_positions(test.recording, test.first_second, planned.loader.sample_length,
                                     planned.flavour, raw_root)
+    scored = truth.heard >= localise.HEARD
     maps = {"centre": (localise.centre_map(len(test)), localise.FULL_VIEW)}
     for name in ("attention", "audio_map", "video_map"):
         if getattr(test, name) is not None:
@@ -132,10 +133,13 @@ def _localisation(test: Extraction, planned: plan.Plan, raw_root: str | Path, to
     if test.acoustic_energy is not None:
         maps["acoustic_energy"] = (test.acoustic_energy, localise.FULL_VIEW)
         maps["acoustic_energy_12x16"] = (test.acoustic_energy_pooled, localise.FULL_VIEW)
-    result = {"tolerance_px": tolerance, "image_size": list(IMAGE_SIZE), "windows": len(test)}
+    result = {"tolerance_px": tolerance, "image_size": list(IMAGE_SIZE), "windows": int(scored.sum()),
+              "windows_without_target": int((~scored).sum())}
+    if not scored.any():
+        return result
     for name in MAP_NAMES:
         if name in maps:
-            scores = localise.localise(maps[name][0], truth, maps[name][1], tolerance)
+            scores = localise.localise(maps[name][0][scored], truth.positions[scored], maps[name][1], tolerance)
             result[name] = {key: value for key, value in scores.items() if key != "tolerance_px"}
     return result
 
@@ -161,7 +165,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     "validation_accuracy", "test_accuracy"}]}}, "retrieval": {"audio_to_video",
     "video_to_audio": {"rank_K", "mAP"}}, "classification": {"accuracy",
     "per_class_accuracy", "confusion_matrix", "class_names"}, "localisation":
-    {"tolerance_px", "image_size", "windows", map: {"pointing_accuracy", "mean_error_px",
+    {"tolerance_px", "image_size", "windows" (scored: the target sounds in at least half
+    of their frames), "windows_without_target", map: {"pointing_accuracy", "mean_error_px",
     "median_error_px"}}}.
     """
     if checkpoint is not None and run_dir is None:

@@ -1,11 +1,13 @@
 """Sound-source localisation against the simulator's ground truth.
 
 Truth. A simulated raw recording holds `ground_truth.json`, whose `sources[0]` is the
-target with its pixel position (u, v) in the 480 x 640 camera image at every video frame
-(12 a second; frame 0 is the first frame of record Data_001). A window of L seconds
-starting at record s covers frames (s - 1) * 12 ... (s - 1 + L) * 12 - 1; its true position
-is the mean of the target's positions over those frames. AVIA records wrap around when a
-recording is shorter than 30 s, so there frame f is frame f % n_frames.
+target with the pixel position (u, v) of where its sound comes from in the 480 x 640 camera
+image at every video frame (12 a second; frame 0 is the first frame of record Data_001), and
+whose `events` say when each source sounds. A window of L seconds starting at record s covers
+frames (s - 1) * 12 ... (s - 1 + L) * 12 - 1; its true position is the mean of the target's
+positions over those of its frames in which the target sounds (over all of them if it
+is silent throughout the window, or the truth has no events). AVIA records wrap around when
+a recording is shorter than 30 s, so there frame f is frame f % n_frames.
 
 Where a converted recording's raw directory is:
     ACIVW  OUT/class_c/data_vvv                      -> RAW/class_c/data_vvv
@@ -34,8 +36,8 @@ import numpy as np
 from dataloader.camera import IMAGE_HEIGHT, IMAGE_WIDTH
 from dataloader.config import LoaderConfig
 from dataloader.datasets import dataset_spec
+from dataloader.raw import GROUND_TRUTH, frame_coverage, read_ground_truth
 from dataloader.schema import FRAMES_PER_RECORD
-from dualcam.layouts import GROUND_TRUTH
 from evaluation import metrics
 from trainer.stages import MAP_GRID
 
@@ -53,6 +55,7 @@ FULL_VIEW = View(0.0, 0.0, float(IMAGE_HEIGHT), float(IMAGE_WIDTH))
 # One cell (40 px) of the 12 x 16 audio-visual maps: a peak in the truth's cell is always within
 # it (at most 28 px off), a peak in a neighbouring cell only when the truth lies near their side.
 DEFAULT_TOLERANCE = IMAGE_WIDTH / MAP_GRID[1]
+HEARD = 0.5  # the least share of a window's frames in which the target sounds, for it to be scored
 
 
 def raw_recording_dir(recording: str, flavour: str, raw_root: str | Path) -> Path:
@@ -64,7 +67,8 @@ def raw_recording_dir(recording: str, flavour: str, raw_root: str | Path) -> Pat
 
 
 @functools.lru_cache(maxsize=4096)
-def _target_track(directory: str) -> np.ndarray:
+def _target_track(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    """The target's pixels (frames, 2), and whether it sounds in each frame."""
     path = Path(directory) / GROUND_TRUTH
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no ground truth (localisation needs the simulator's raw recordings; "
@@ -72,25 +76,40 @@ def _target_track(directory: str) -> np.ndarray:
     sources = json.loads(path.read_text())["sources"]
     if not sources or sources[0].get("role") != "target":
         raise ValueError(f"{path}: sources[0] is not the target")
-    return np.asarray(sources[0]["pixels"], dtype=np.float64)
+    pixels = np.asarray(sources[0]["pixels"], dtype=np.float64)
+    truth = read_ground_truth(path)
+    if truth is None:  # simulated before events were written: the target always sounds
+        return pixels, np.ones(len(pixels), dtype=bool)
+    sounding = frame_coverage([(e.onset, e.offset) for e in truth.events if e.source == 0], len(pixels)) > 0
+    return pixels, sounding
+
+
+class Truth(NamedTuple):
+    """Where the target is in each window, and in what share of the window's frames it sounds."""
+
+    positions: np.ndarray  # (N, 2) (u, v) pixels
+    heard: np.ndarray  # (N,) in [0, 1]
 
 
 def true_positions(recordings: Sequence[str], first_seconds: Sequence[int], sample_length: int, flavour: str,
-                   raw_root: str | Path) -> np.ndarray:
-    """(N, 2) mean (u, v) of the target over each window's frames."""
-    positions = np.empty((len(recordings), 2))
+                   raw_root: str | Path) -> Truth:
+    """The mean (u, v) of the target over each window's frames in which it sounds, and the
+    share of the frames in which it does."""
+    positions, heard = np.empty((len(recordings), 2)), np.empty(len(recordings))
     span = np.arange(sample_length * FRAMES_PER_RECORD)
     for i, (recording, second) in enumerate(zip(recordings, first_seconds)):
         directory = raw_recording_dir(recording, flavour, raw_root)
-        track = _target_track(str(directory))
+        track, sounding = _target_track(str(directory))
         frames = (int(second) - 1) * FRAMES_PER_RECORD + span
         if dataset_spec(flavour).record_seconds is not None:  # its records wrap around a shorter recording
             frames = frames % len(track)
         elif frames[-1] >= len(track):
             raise ValueError(f"{directory}: window at second {second} ends at frame {frames[-1]}, but the ground "
                              f"truth has {len(track)} frames")
-        positions[i] = track[frames].mean(axis=0)
-    return positions
+        sounds = frames[sounding[frames]]
+        positions[i] = track[sounds if len(sounds) else frames].mean(axis=0)
+        heard[i] = len(sounds) / len(frames)
+    return Truth(positions, heard)
 
 
 def video_view(loader: LoaderConfig) -> View:

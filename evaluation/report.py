@@ -22,7 +22,7 @@ def flat_metrics(results: dict) -> dict[str, float]:
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                if key not in ("runs", "tolerance_px", "windows"):
+                if key not in ("runs", "tolerance_px", "windows", "windows_without_target"):
                     walk(f"{prefix}/{key}", item)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[prefix] = float(value)

@@ -470,6 +470,7 @@ def test_tf_data_service_makes_every_window_once(acivw):
     ({"normalisation": "z"}, "normalisation"),
     ({"flavour": "acivw2"}, "flavour"),
     ({"mirror": True, "audio_mics": 2}, "several microphones"),
+    ({"truth": ("subject",)}, "truth must be distinct names among"),  # AVIA's label; its truth is target_subject
 ])
 def test_bad_configurations_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):

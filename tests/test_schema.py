@@ -65,6 +65,12 @@ def test_specs_hold_the_keys_of_the_original_records():
     assert all(spec.dtype == tf.int64 for spec in schema.context_spec("avia").values())
     assert set(schema.sequence_spec()) == {"audio/image", "audio/data", "video/image"}
     assert all(spec.dtype == tf.string for spec in schema.sequence_spec().values())
+    # Ground truth: optional, so parsed as lists a record without it parses to, empty.
+    assert set(schema.truth_context_spec()) == {"truth/offset", "truth/caption", "truth/phrases",
+                                                "truth/phrase_segments", "truth/target_subject"}
+    assert set(schema.truth_sequence_spec()) == {"truth/activity", "truth/phrase_activity"}
+    assert all(spec.allow_missing for spec in schema.truth_sequence_spec().values())
+    assert not set(schema.TRUTH_KEYS) & (set(schema.context_spec("avia")) | set(schema.sequence_spec()))
     assert schema.modalities_from_flags([2, 0]) == ("acoustic_image", "video")
     assert schema.modalities_from_flags(None) == schema.MODALITIES
 

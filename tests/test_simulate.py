@@ -9,6 +9,7 @@ from PIL import Image
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dualcam.beamforming import acoustic_images, beamformer_for
 from dualcam.geometry import GEOMETRY_FILENAME, Geometry, default_geometry
+from dualcam.scenes import Options
 from dualcam.simulate import main, plan, simulate_dataset
 
 
@@ -134,3 +135,61 @@ def test_a_geometry_file_gives_back_the_geometry_to_the_last_bit(tmp_path):
     assert rounded.fingerprint() != exact.fingerprint()
     for geometry in (rounded, exact, copy, rounded):
         np.testing.assert_array_equal(beamformer_for(geometry).geometry.mic_positions, geometry.mic_positions)
+
+
+def test_speech_offsets_and_a_users_file_give_the_same_bytes_whatever_the_workers(tmp_path):
+    """eSpeak NG's voices, per-recording offsets and a user's file, in a worker process as in
+    this one: same seed, same bytes."""
+    import soundfile
+
+    sound = tmp_path / "hum.wav"
+    soundfile.write(sound, 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 8000), 8000)
+    speaking = AVIA_SPEC.class_names.index("speaking")
+    options = Options(offsets=(-0.3, 0.3), sound_files=(("typing", (str(sound),)),))
+    runs = []
+    for workers in (1, 2):
+        out = tmp_path / f"workers_{workers}"
+        simulate_dataset(out, "avia", seconds=1.0, seed=5, workers=workers, locations=[1], subjects=[2, 7],
+                         actions=[speaking, AVIA_SPEC.class_names.index("typing")], options=options, progress=False)
+        runs.append(_digest(out))
+    assert runs[0] == runs[1]
+    truths = [json.loads(p.read_text()) for p in sorted((tmp_path / "workers_1").rglob("ground_truth.json"))]
+    assert len({t["offset_samples"] for t in truths}) == 4 and all(abs(t["offset_s"]) <= 0.3 for t in truths)
+    assert {t["sources"][0]["instance"] for t in truths if t["action_name"] == "typing"} == {f"typing/file:{sound}"}
+    spoken = [e for t in truths for e in t["events"] if e["class"] == "speaking" and e["role"] == "target"]
+    assert spoken and all(e["subject"] in (2, 7) for e in spoken)
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["--sound_file", "drill"], "expected SOUND=PATH"),
+    (["--sound_file", "violin=x.wav"], "sound_file violin: unknown sound"),
+    (["--sound_file", "drill=/nonexistent.wav"], "/nonexistent.wav: not a readable sound file"),
+    (["--offsets", "0.5", "-0.5"], "LOW <= HIGH"),
+    (["--background", "2", "1"], "0 <= MIN <= MAX"),
+])
+def test_cli_names_a_bad_option_in_one_line_and_writes_nothing(tmp_path, capsys, args, problem):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit):
+        main(["--flavour", "acivw", "--out", str(out), "--seconds", "1", "--classes", "0", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert problem in err[-1] and "Traceback" not in "".join(err)
+    assert not any(p.is_file() for p in out.rglob("*")) if out.exists() else True
+
+
+def test_without_espeak_speech_is_refused_with_the_way_out(tmp_path, capsys, monkeypatch):
+    from dualcam import speech
+
+    def unavailable(*args, **kwargs):
+        raise speech.SpeechUnavailable("speech needs eSpeak NG: pip install espeakng-loader (...)")
+
+    monkeypatch.setattr(speech, "speak", unavailable)
+    speaking = str(AVIA_SPEC.class_names.index("speaking"))
+    with pytest.raises(SystemExit):
+        main(["--flavour", "avia", "--out", str(tmp_path), "--seconds", "1", "--locations", "1", "--subjects", "1",
+              "--actions", speaking])
+    err = capsys.readouterr().err.strip()
+    assert "pip install espeakng-loader" in err and "--speech formant" in err and len(err.splitlines()) == 1
+    # The built-in voice needs nothing.
+    main(["--flavour", "avia", "--out", str(tmp_path), "--seconds", "1", "--locations", "1", "--subjects", "1",
+          "--actions", speaking, "--speech", "formant"])
+    assert (tmp_path / "raw" / "Location_01" / "Subject_01" / f"Action_{int(speaking):03d}").is_dir()

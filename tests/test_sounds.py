@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from dualcam import sounds
 from dualcam.sounds import SOUND_NAMES, Variation, sample_variation, synthesize
 
 SUBJECTS = AVIA_SPEC.label("subject").depth
@@ -206,3 +207,69 @@ def test_bad_arguments_are_rejected():
         Variation(pitch=0.0, seed=0)
     with pytest.raises(TypeError):
         Variation()  # a seed is required
+    with pytest.raises(ValueError, match="3 variants"):
+        synthesize("train", 1.0, Variation(seed=0, variant=3))
+    with pytest.raises(ValueError, match="struck"):
+        sounds.impact_schedule("drill", 1.0, Variation(seed=0))
+
+
+@pytest.mark.parametrize("name", sorted(sounds.VARIANTS))
+def test_variants_of_a_class_sound_different(name):
+    """Each kind of object of a class has its own spectrum, beyond a recording's variation."""
+    features = [_band_features(synthesize(name, 3.0, Variation(seed=2, variant=k)))
+                for k in range(len(sounds.variants(name)))]
+    for i in range(len(features)):
+        for j in range(i):
+            assert np.abs(features[i] - features[j]).max() > 1.0, (name, i, j)
+
+
+def test_every_struck_object_has_one_struck_layer():
+    for name in sounds.STRUCK:
+        assert sum(isinstance(layer, sounds.Impacts) for layer in sounds.RECIPES[name].layers) == 1, name
+
+
+@pytest.mark.parametrize("name", sounds.STRUCK)
+def test_a_struck_object_is_heard_at_its_impacts_and_nowhere_else(name):
+    impacts = np.array([0.3, 1.1, 1.9]), np.zeros(3, dtype=int)
+    x = synthesize(name, 2.5, Variation(seed=6), impacts=impacts)
+    energy = _frame_energy(x)  # 10 ms frames
+    loud = np.flatnonzero(energy > 1e-3 * energy.max())
+    onsets = loud[np.concatenate([[True], np.diff(loud) > 1])] * 123 / SR
+    assert np.all(np.abs(onsets - impacts[0]) < 0.011), onsets  # within the frame of each impact
+    ring = sounds.ring_seconds(name)
+    assert np.all(energy[int((impacts[0][-1] + ring) * SR / 123) + 2:] < 1e-3 * energy.max())
+
+
+def test_impact_schedule_is_the_variations_and_apart_from_the_sounds_draws():
+    a = sounds.impact_schedule("knocking", 10.0, Variation(seed=1))
+    b = sounds.impact_schedule("knocking", 10.0, Variation(seed=1))
+    c = sounds.impact_schedule("knocking", 10.0, Variation(seed=2))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert len(a[0]) != len(c[0]) or np.abs(a[0] - c[0]).max() > 0.01
+    assert np.all((a[0] >= 0) & (a[0] < 10.0)) and np.all(np.diff(a[0]) > 0)
+
+
+def test_a_sound_file_reads_as_mono_band_limited_unit_rms(tmp_path):
+    import soundfile
+
+    t = np.arange(22050) / 22050
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 7000 * t)], axis=1) * 0.3
+    soundfile.write(tmp_path / "two.wav", stereo, 22050)
+    x = sounds.read_sound_file(str(tmp_path / "two.wav"))
+    assert len(x) == SR and np.sqrt(np.mean(x**2)) == pytest.approx(1.0)
+    freqs, power = _spectrum(x)
+    assert power[freqs > 5700].sum() < 1e-6 * power.sum()  # 7 kHz is above the band (and aliasing)
+    assert abs(freqs[np.argmax(power)] - 440) < 2
+
+
+@pytest.mark.parametrize("content, problem", [(b"not audio", "not a readable sound file"), (None, "silent")])
+def test_a_bad_sound_file_is_named(tmp_path, content, problem):
+    import soundfile
+
+    path = tmp_path / "bad.wav"
+    if content is None:
+        soundfile.write(path, np.zeros(8000), 8000)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"{path}: .*{problem}"):
+        sounds.read_sound_file(str(path))
