@@ -64,6 +64,8 @@ TIMINGS: dict[str, Timing] = {
     "paper_shaking": Timing((1.0, 3.0), (0.5, 1.5)),
     "paper_ripping": Timing((0.4, 1.2), (0.8, 2.5)),
 }
+# Sounds of no timeline of their own: a user's recording of a struck object, the formant voice.
+DEFAULT_TIMING = Timing((1.0, 3.5), (0.3, 1.5))
 SPEECH_PAUSES = Timing((0.1, 0.2), (0.3, 1.5))  # `on` unused: an utterance lasts as long as it is said
 # Cycles a second of the animation of what is not struck (default 1): traffic's cars drive a
 # lap of the picture per cycle.

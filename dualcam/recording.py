@@ -64,11 +64,6 @@ def _sound_file(path: str, sample_rate: int) -> np.ndarray:
     return sounds.read_sound_file(path, sample_rate)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    rms = np.sqrt(np.mean(x**2))
-    return x / rms if rms > 0 else x
-
-
 def emitted(source: Source, start: float, num_samples: int, sample_rate: int) -> np.ndarray:
     """What a source emits from video time `start`, `num_samples` samples: unit RMS while it
     sounds (a struck object: over its whole timeline), silence between its events."""
@@ -84,7 +79,7 @@ def emitted(source: Source, start: float, num_samples: int, sample_rate: int) ->
     if source.sentences:
         voice, out = speech.subject_voice(source.voice), np.zeros(num_samples)
         for onset, text in source.sentences:
-            spoken = _unit(speech.speak(text, voice, sample_rate))
+            spoken = speech.speak(text, voice, sample_rate)  # unit RMS while voiced
             first = int(round((onset - start) * sample_rate))
             keep = slice(max(0, -first), max(0, min(len(spoken), num_samples - first)))
             out[first + keep.start:first + keep.stop] += spoken[keep]

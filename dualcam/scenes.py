@@ -26,7 +26,6 @@ from dualcam.geometry import Geometry, default_geometry
 _MARGIN = 48.0  # pixels a drifting source keeps from the image border
 _PREROLL = 2048  # samples of sound before the array's first: the longest travel time (~15 m) and a block
 SPEECHES = ("espeak", "formant")  # how subjects speak: eSpeak NG's voices, or the built-in formant voice
-_FORMANT_SPEECH = events.Timing((1.0, 3.5), (0.3, 1.5))
 STRANGERS = 1000  # voices from here on speak in the background: no subject has them
 
 
@@ -112,8 +111,13 @@ class Scene:
 
     @property
     def margin(self) -> float:
-        """Seconds of timeline either side of the recording: what the array may hear of them."""
-        return (_PREROLL + abs(self.offset_samples)) / SAMPLE_RATE + 0.1
+        return margin(self.offset_samples)
+
+
+def margin(offset_samples: int) -> float:
+    """Seconds of timeline a scene needs either side of the recording: what the array may
+    hear of them, through travel times and its offset."""
+    return (_PREROLL + abs(offset_samples)) / SAMPLE_RATE + 0.1
 
 
 ROOMS = {
@@ -150,7 +154,7 @@ def _timeline(rng: np.random.Generator, name: str, variation: sounds.Variation, 
             t += length + float(np.exp(rng.uniform(*np.log(objects.SPEECH_PAUSES.off))))
         spoken = np.array([(onset, onset + length) for onset, _, length in sentences]).reshape(-1, 2)
         return {"events": spoken, "sentences": tuple((onset, text) for onset, text, _ in sentences)}
-    timing = objects.TIMINGS.get(name, _FORMANT_SPEECH if name == "speaking" else objects.TIMINGS["drill"])
+    timing = objects.TIMINGS.get(name, objects.DEFAULT_TIMING)
     return {"events": events.draw(rng, timing, start, stop, within=(0.0, seconds))}
 
 
@@ -247,18 +251,18 @@ def acivw_scene(rng: np.random.Generator, class_index: int, video_index: int, se
     classes = ACIVW_SPEC.class_names
     name = classes[class_index]
     offset = _offset_samples(rng, options)
-    margin = Scene((), ROOMS["open"], 0, seconds, {}, offset).margin
-    target = _draw_source(rng, name, "target", seconds, margin, options, geometry)
+    pad = margin(offset)
+    target = _draw_source(rng, name, "target", seconds, pad, options, geometry)
     sources = [target]
     if rng.random() < 0.4:
         other = _others(rng, classes, {name})
-        second = _draw_source(rng, other, "secondary", seconds, margin, options, geometry)
+        second = _draw_source(rng, other, "secondary", seconds, pad, options, geometry)
         level = _received_db(target) - rng.uniform(10.0, 16.0) + 20 * np.log10(second.depth)
         sources.append(dataclasses.replace(second, level_db=float(level)))
     if rng.random() < 0.5:
         sources.append(_draw_source(rng, _others(rng, classes, {s.name for s in sources}), "distractor", seconds,
-                                    margin, options, geometry))
-    sources += _background(rng, classes, target, sources, seconds, margin, options, geometry)
+                                    pad, options, geometry))
+    sources += _background(rng, classes, target, sources, seconds, pad, options, geometry)
     room = dataclasses.replace(ROOMS["open"], diffuse_db=_uniform(rng, (-52.0, -40.0)))
     scene = Scene(tuple(sources), room, background=int(rng.integers(0, 7)), seconds=seconds,
                   label={"classes": class_index, "class_name": name, "location": video_index},
@@ -275,10 +279,9 @@ def avia_scene(rng: np.random.Generator, location: int, subject: int, action: in
     name = AVIA_SPEC.class_names[action]
     offset = _offset_samples(rng, options)
     room_name = AVIA_SPEC.extra["locations"][location - 1]
-    margin = Scene((), ROOMS[room_name], 0, seconds, {}, offset).margin
-    target = _draw_source(rng, name, "target", seconds, margin, options, geometry, subject=subject, max_angle=0.05)
-    sources = [target] + _background(rng, AVIA_SPEC.class_names, target, [target], seconds, margin, options,
-                                     geometry)
+    pad = margin(offset)
+    target = _draw_source(rng, name, "target", seconds, pad, options, geometry, subject=subject, max_angle=0.05)
+    sources = [target] + _background(rng, AVIA_SPEC.class_names, target, [target], seconds, pad, options, geometry)
     scene = Scene(tuple(sources), ROOMS[room_name], background=7 + location - 1, seconds=seconds,
                   label={"action": action, "action_name": name, "location": location, "subject": subject,
                          "room": room_name},

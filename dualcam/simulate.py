@@ -124,7 +124,8 @@ def check_options(options: scenes.Options, flavour: str, jobs: list[Job]) -> Non
     if options.speech not in scenes.SPEECHES:
         raise ValueError(f"speech must be one of {scenes.SPEECHES}, got {options.speech!r}")
     speaking = dataset_spec(AVIA).class_names.index("speaking")
-    if flavour == AVIA and options.speech == "espeak" and any(job.indices[2] == speaking for job in jobs):
+    heard = options.background[1] > 0 or any(job.indices[2] == speaking for job in jobs)  # a background voice too
+    if flavour == AVIA and options.speech == "espeak" and heard:
         try:
             speech.speak(speech.SENTENCES[0], speech.subject_voice(1))
         except speech.SpeechUnavailable as err:

@@ -202,3 +202,12 @@ def test_ground_truth_is_json_with_events_caption_and_offset(geometry, noise):
         frames = len(event["pixels"])
         assert frames == len(event["position_m"]) >= 1
         assert event["first_frame"] == int(event["onset"] * FRAMES_PER_SECOND)
+
+
+def test_every_sound_has_a_place_and_one_kind_of_timeline():
+    from dualcam import objects
+
+    assert set(objects.PLACES) == set(sounds.SOUND_NAMES)
+    kinds = [set(objects.TIMINGS), set(sounds.STRUCK), {"speaking"}]
+    assert set.union(*kinds) == set(sounds.SOUND_NAMES)
+    assert sum(len(kind) for kind in kinds) == len(sounds.SOUND_NAMES)  # disjoint
