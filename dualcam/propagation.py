@@ -43,14 +43,14 @@ def block_times(num_samples: int, sample_rate: int) -> np.ndarray:
     return (starts + BLOCK / 2) / sample_rate
 
 
-def phase_ramp(step: np.ndarray, num_bins: int) -> np.ndarray:
-    """exp(1j * step * k) for k < num_bins, shape step.shape + (num_bins,).
+def phase_ramp(step: np.ndarray, num_bins: int, amplitude: np.ndarray | float = 1.0) -> np.ndarray:
+    """amplitude * exp(1j * step * k) for k < num_bins, shape step.shape + (num_bins,).
 
     Built as (e^{i step 32})^a * (e^{i step})^b for k = 32 a + b: one complex product per
     entry instead of a complex exponential, about ten times faster, exact to 1e-13.
     """
     width = 32
-    fine = np.exp(1j * step[..., None] * np.arange(width))
+    fine = np.exp(1j * step[..., None] * np.arange(width)) * np.asarray(amplitude)[..., None]
     coarse = np.exp(1j * step[..., None] * width * np.arange(-(-num_bins // width)))
     return (coarse[..., :, None] * fine[..., None, :]).reshape(step.shape + (-1,))[..., :num_bins]
 
@@ -64,29 +64,46 @@ def point_source(signal: np.ndarray, preroll: int, positions: np.ndarray, mics: 
     time in samples plus HOP + _PAD. `positions` (len(block_times(num_samples)), 3) is the source
     position at each block's centre. A source at 1 m with a unit-RMS signal gives unit RMS.
     """
+    return point_sources(signal, preroll, [(positions, gain)], mics, sample_rate, speed_of_sound, num_samples)
+
+
+def point_sources(signal: np.ndarray, preroll: int, images: list[tuple[np.ndarray, float]], mics: np.ndarray,
+                  sample_rate: int, speed_of_sound: float, num_samples: int) -> np.ndarray:
+    """`point_source` of one signal emitted from several (positions, gain) at once, such as a
+    source and its mirror images in a room's walls: their delayed spectra are summed before
+    the one inverse transform."""
     starts = np.arange(-HOP, num_samples, HOP)
-    if positions.shape != (len(starts), 3):
-        raise ValueError(f"positions must be ({len(starts)}, 3), got {positions.shape}")
-    distances = np.linalg.norm(positions[:, None, :] - mics[None, :, :], axis=-1)  # (B, M)
-    delays = distances / speed_of_sound * sample_rate
-    base = np.floor(delays.min(axis=1)).astype(np.int64) - _GUARD  # (B,)
-    shortfall = int(np.max(base + _PAD - starts - preroll))
-    if shortfall > 0:
-        raise ValueError(f"preroll {preroll} is {shortfall} samples short of the longest travel time "
-                         f"({delays.max():.0f} samples) plus the first block's history")
+    prepared = []
+    for positions, gain in images:
+        if positions.shape != (len(starts), 3):
+            raise ValueError(f"positions must be ({len(starts)}, 3), got {positions.shape}")
+        distances = np.linalg.norm(positions[:, None, :] - mics[None, :, :], axis=-1)  # (B, M)
+        delays = distances / speed_of_sound * sample_rate
+        base = np.floor(delays.min(axis=1)).astype(np.int64) - _GUARD  # (B,)
+        shortfall = int(np.max(base + _PAD - starts - preroll))
+        if shortfall > 0:
+            raise ValueError(f"preroll {preroll} is {shortfall} samples short of the longest travel time "
+                             f"({delays.max():.0f} samples) plus the first block's history")
+        prepared.append((distances, delays, base, gain))
     needed = preroll + num_samples + HOP + _TAIL
     if len(signal) < needed:
         signal = np.pad(signal, (0, needed - len(signal)))
     out = np.zeros((len(mics), num_samples + BLOCK + HOP))
     for c0 in range(0, len(starts), _CHUNK):
         sl = slice(c0, c0 + _CHUNK)
-        first = preroll + starts[sl] - base[sl] - _PAD
-        segments = signal[first[:, None] + np.arange(_PAD + BLOCK + _TAIL)] * _SEGMENT_TAPER
-        spectra = scipy.fft.rfft(segments, n=_NFFT)  # (b, F)
-        fraction = delays[sl] - base[sl, None]  # (b, M), in [_GUARD, _GUARD + 26]
-        shift = phase_ramp(-2.0 * np.pi / _NFFT * fraction, _NFFT // 2 + 1)  # (b, M, F)
-        delayed = scipy.fft.irfft(spectra[:, None, :] * shift, n=_NFFT)[:, :, _PAD:_PAD + BLOCK]
-        delayed *= (_HANN * gain) / distances[sl, :, None]
+        summed = None
+        for distances, delays, base, gain in prepared:
+            first = preroll + starts[sl] - base[sl] - _PAD
+            segments = signal[first[:, None] + np.arange(_PAD + BLOCK + _TAIL)] * _SEGMENT_TAPER
+            spectra = scipy.fft.rfft(segments, n=_NFFT)  # (b, F)
+            fraction = delays[sl] - base[sl, None]  # (b, M), in [_GUARD, _GUARD + 26]
+            shift = phase_ramp(-2.0 * np.pi / _NFFT * fraction, _NFFT // 2 + 1, gain / distances[sl])  # (b, M, F)
+            shift *= spectra[:, None, :]
+            if summed is None:
+                summed = shift
+            else:
+                summed += shift
+        delayed = scipy.fft.irfft(summed, n=_NFFT)[:, :, _PAD:_PAD + BLOCK] * _HANN
         for i, start in enumerate(starts[sl]):
             out[:, start + HOP:start + HOP + BLOCK] += delayed[i]
     return out[:, HOP:HOP + num_samples]

@@ -30,7 +30,7 @@ from dualcam import events, objects, render, sounds, speech
 from dualcam.beamforming import INT32_FULL_SCALE, acoustic_images
 from dualcam.geometry import Geometry
 from dualcam.looks import subject_look
-from dualcam.propagation import NoiseField, block_times, point_source, quantise, sensor_noise
+from dualcam.propagation import NoiseField, block_times, point_sources, quantise, sensor_noise
 from dualcam.scenes import Room, Scene, Source
 
 
@@ -149,9 +149,10 @@ def record(scene: Scene, geometry: Geometry, noise: NoiseField, rng: np.random.G
         if signal is None:
             continue
         position = geometry.back_project(source.pixels(heard_at, geometry.image_size), source.depth)
-        for where, gain in [(position, 1.0)] + _image_sources(position, scene.room):
-            field += point_source(signal, pad - scene.offset_samples, where, geometry.mic_positions, fs,
-                                  geometry.speed_of_sound, num_samples, gain=gain * _db(source.level_db))
+        images = [(where, gain * _db(source.level_db)) for where, gain in
+                  [(position, 1.0)] + _image_sources(position, scene.room)]
+        field += point_sources(signal, pad - scene.offset_samples, images, geometry.mic_positions, fs,
+                               geometry.speed_of_sound, num_samples)
     field += _db(scene.room.diffuse_db) * noise.generate(num_samples, rng, _pink)
     if scene.room.wind_db is not None:
         gusts = 1.0 + 0.8 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * np.arange(num_samples) / fs

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from dualcam.propagation import NoiseField, block_times, phase_ramp, point_source, quantise
+from dualcam.propagation import NoiseField, block_times, phase_ramp, point_source, point_sources, quantise
 from tests.conftest import band_limited_noise
 
 FS = 12_288
@@ -77,3 +77,17 @@ def test_incoherent_noise_is_uncorrelated(geometry, rng):
 def test_quantise_is_24_bit_left_justified_and_clips():
     samples = quantise(np.array([0.0, 0.5, -0.5, 2.0, -2.0, 1e-9]))
     np.testing.assert_array_equal(samples, [0, 2**30, -(2**30), 2**31 - 256, -(2**31), 0])
+
+
+def test_several_images_of_a_source_sum_as_each_alone(geometry, rng):
+    """A source and its mirror images, summed before the inverse transform, give what each
+    gives alone, added."""
+    n, fs = 4096, geometry.sample_rate
+    signal = band_limited_noise(rng, n + 4096)
+    blocks = len(block_times(n, fs))
+    images = [(np.tile([0.3, -0.2, 2.0], (blocks, 1)), 1.0), (np.tile([0.3, 2.6, 2.0], (blocks, 1)), 0.6),
+              (np.tile([-4.0, -0.2, 2.0], (blocks, 1)), -0.3)]
+    together = point_sources(signal, 2048, images, geometry.mic_positions, fs, geometry.speed_of_sound, n)
+    alone = sum(point_source(signal, 2048, where, geometry.mic_positions, fs, geometry.speed_of_sound, n, gain=gain)
+                for where, gain in images)
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-12 * np.abs(alone).max())
