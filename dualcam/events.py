@@ -22,7 +22,7 @@ class Timing:
     off: tuple[float, float]
 
 
-def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float], size=None) -> np.ndarray:
+def log_uniform(rng: np.random.Generator, bounds: tuple[float, float], size=None) -> np.ndarray:
     low, high = np.log(bounds[0]), np.log(bounds[1])
     return np.exp(rng.uniform(low, high, size))
 
@@ -34,13 +34,13 @@ def draw(rng: np.random.Generator, timing: Timing, start: float, stop: float,
     within = within or (start, stop)
     events, t = [], start - rng.uniform(0.0, timing.on[1] + timing.off[1])
     while t < stop:
-        length = float(_log_uniform(rng, timing.on))
+        length = float(log_uniform(rng, timing.on))
         if t + length > start:
             events.append((max(t, start), min(t + length, stop)))
-        t += length + float(_log_uniform(rng, timing.off))
+        t += length + float(log_uniform(rng, timing.off))
     events = np.array(events, dtype=np.float64).reshape(-1, 2)
     if not np.any((events[:, 0] < within[1]) & (events[:, 1] > within[0])):  # a long pause: open one inside
-        length = min(float(_log_uniform(rng, timing.on)), 0.5 * (within[1] - within[0]))
+        length = min(float(log_uniform(rng, timing.on)), 0.5 * (within[1] - within[0]))
         onset = rng.uniform(within[0], within[1] - length)
         events = merge(np.vstack([events, [(onset, onset + length)]]))
     return events

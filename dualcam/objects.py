@@ -66,7 +66,7 @@ TIMINGS: dict[str, Timing] = {
 }
 # Sounds of no timeline of their own: a user's recording of a struck object, the formant voice.
 DEFAULT_TIMING = Timing((1.0, 3.5), (0.3, 1.5))
-SPEECH_PAUSES = Timing((0.1, 0.2), (0.3, 1.5))  # `on` unused: an utterance lasts as long as it is said
+SPEECH_PAUSES = (0.3, 1.5)  # seconds between a subject's sentences (each lasts as long as it is said)
 # Cycles a second of the animation of what is not struck (default 1): traffic's cars drive a
 # lap of the picture per cycle.
 ANIMATION_HZ = {"traffic": 0.1}

@@ -151,7 +151,7 @@ def _timeline(rng: np.random.Generator, name: str, variation: sounds.Variation, 
             length = len(speech.speak(text, voice)) / SAMPLE_RATE
             if t + length > start:
                 sentences.append((t, text, length))
-            t += length + float(np.exp(rng.uniform(*np.log(objects.SPEECH_PAUSES.off))))
+            t += length + float(events.log_uniform(rng, objects.SPEECH_PAUSES))
         spoken = np.array([(onset, onset + length) for onset, _, length in sentences]).reshape(-1, 2)
         return {"events": spoken, "sentences": tuple((onset, text) for onset, text, _ in sentences)}
     timing = objects.TIMINGS.get(name, objects.DEFAULT_TIMING)
