@@ -1,7 +1,8 @@
 """Evaluates a run of main.py: kNN (k chosen on validation, mean +- std over runs of
 training windows), cross-modal retrieval (Rank-K, mAP), classification (accuracy, per
 class, confusion matrix) and, on simulated data, sound-source localisation against the
-simulator's ground truth. See evaluation/evaluate.py for what each measures.
+simulator's ground truth; on a run of the sync stage, offset prediction on every recording
+of the test list (evaluation/sync.py). See evaluation/evaluate.py for what each measures.
 
     # the best checkpoint of runs/ss on the test list, localising with the raw recordings
     python evaluate.py --checkpoint_dir runs --exp_name ss --test_file lists/testing.txt --raw_root data/raw
@@ -10,6 +11,8 @@ simulator's ground truth. See evaluation/evaluate.py for what each measures.
     python evaluate.py --compare runs/ss/evaluation.json runs/ss/evaluation_random_init.json
     # a given checkpoint (its run is the directory above it holding config.json)
     python evaluate.py --checkpoint runs/ss/checkpoints/last --test_file lists/testing.txt
+    # a sync run: each recording's offset over a grid of candidates, -0.5 to 0.5 s by 45 ms
+    python evaluate.py --checkpoint_dir runs --exp_name sync --test_file my_recordings.txt --candidates -0.5 0.5 0.045
 
 The stage is rebuilt from the run's config.json; training and validation lists default to
 the run's. Writes the results as JSON (default RUN/evaluation[_random_init].json), prints
@@ -49,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument("--knn_crops", type=int, default=1, help="random training windows per clip in a kNN run")
     how.add_argument("--tolerance", type=float, help="localisation: pointing tolerance in pixels of the "
                      "480 x 640 image (default 40: one cell of the 12 x 16 maps)")
+    how.add_argument("--candidates", type=float, nargs=3, metavar=("LOW", "HIGH", "STEP"),
+                     help="sync runs: the candidate offsets in seconds, a grid (default: the 45-ms bins of the "
+                          "training records' offsets, as UltraSync)")
     out = p.add_argument_group("output")
     out.add_argument("--out", help="results JSON (default: RUN/evaluation[_random_init].json)")
     out.add_argument("--tensorboard", help="TensorBoard directory, as main.py's: logs go to TENSORBOARD/EXP_NAME/"
@@ -95,6 +101,14 @@ def evaluate(args: argparse.Namespace) -> int:
         raise FlagError("checkpoint", f"no checkpoint at {args.checkpoint} (give a run's checkpoints/best or /last)")
     if args.raw_root and not Path(args.raw_root).is_dir():
         raise FlagError("raw_root", f"no such directory: {args.raw_root}")
+    candidates = None
+    if args.candidates:
+        from evaluation.sync import grid
+
+        try:
+            candidates = grid(*args.candidates)
+        except ValueError as err:
+            raise FlagError("candidates", str(err)) from None
     config = json.loads(run.config.read_text())
     suffix = "_random_init" if args.random_init else ""
     logs = run.logs(args.tensorboard or config.get("tensorboard"), config["exp_name"])
@@ -103,7 +117,7 @@ def evaluate(args: argparse.Namespace) -> int:
         valid_file=args.valid_file, test_file=args.test_file, data_root=args.data_root, raw_root=args.raw_root,
         batch_size=args.batch_size, runs=args.runs, knn_crops=args.knn_crops,
         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
-        tensorboard=logs / f"evaluation{suffix}", name=args.name,
+        tensorboard=logs / f"evaluation{suffix}", name=args.name, candidates=candidates,
     )
     out = Path(args.out) if args.out else run.evaluation(args.random_init)
     out.parent.mkdir(parents=True, exist_ok=True)

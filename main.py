@@ -8,6 +8,8 @@
     python main.py --mode train --model DualCamHybridNet --train_file ... --exp_name teacher
     python main.py --mode train --student_model HearNet --teacher_model DualCamHybridNet \
         --teacher_restore_checkpoint runs/teacher/networks/net.weights.h5 --exp_name student ...
+    # UltraSync's sync: video windows against their audio, the video cropped around the acoustic peak
+    python main.py --recipe u_sync --model_1 sync_crop --train_file ... --valid_file ... --exp_name sync
     # evaluate the best checkpoint of a run on a list: writes metrics.json beside it
     python main.py --mode test --checkpoint_dir runs --exp_name ss --test_file lists/testing.txt ...
 

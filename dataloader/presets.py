@@ -38,6 +38,7 @@ A = Sampling(2, 2, 1)  # (A): every 2-s block of every recording, once an epoch
 B_TEACHER = Sampling(1, 30, 30)  # (B)'s teacher: 30 crops of 1 s from each 30-s recording
 B_STUDENTS = Sampling(5, 30, 6)  # (B)'s students: 6 crops of 5 s
 A_STUDENTS = Sampling(2, 30, 6)  # (B)'s students on ACIVW, whose recordings are too short for 5 s
+U_SYNC = Sampling(3, 30, 4)  # the sync stage: 4 samples of 3 s from a recording, cut into 5-frame windows
 
 # ResNet18 frames 224 x 298.
 SELF_SUPERVISED_A = LoaderConfig(ACIVW, (ACOUSTIC_IMAGE, VIDEO_FRAMES), **A.settings(), training=True,

@@ -518,3 +518,24 @@ def read_record_file(
         what = f"{flavour} record with {', '.join(modalities)}" + " and ground truth" * truth
         raise ValueError(f"{path}: not a readable {what} ({err.message})") from None
     return {key: value.numpy() for key, value in parsed.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordContents:
+    """What the record of a file holds: its modalities and the offset it states (None: it
+    carries no ground truth; every record converted with ground truth states one)."""
+
+    modalities: tuple[str, ...]
+    offset: float | None
+
+
+def record_contents(path: str | os.PathLike) -> RecordContents:
+    import tensorflow as tf
+
+    record, problem = read_record(str(path))
+    if problem.numpy():
+        raise ValueError(f"{path}: {problem.numpy().decode()}")
+    example = tf.train.SequenceExample.FromString(record.numpy())
+    context, lists = example.context.feature, example.feature_lists.feature_list
+    offset = float(context[TRUTH_OFFSET].float_list.value[0]) if TRUTH_OFFSET in context else None
+    return RecordContents(tuple(m for m in MODALITIES if SEQUENCE_KEYS[m] in lists), offset)

@@ -52,9 +52,10 @@ import tensorflow as tf
 
 from dataloader.camera import IMAGE_SIZE
 from dataloader.config import ACOUSTIC_IMAGE
-from evaluation import localise, metrics
+from evaluation import localise, metrics, sync
 from evaluation.extract import Extraction, Extractor
-from evaluation.report import MAP_NAMES, write_tensorboard
+from evaluation.report import MAP_NAMES, flat_metrics, write_tensorboard
+from logger.callbacks import write_hparams
 from trainer import data, experiment, plan, session
 from trainer.checkpoints import restore_weights
 from trainer.config import FlagError, RunConfig
@@ -149,7 +150,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
                  valid_file: str | None = None, test_file: str | None = None, data_root: str | None = None,
                  raw_root: str | Path | None = None, batch_size: int | None = None, runs: int = 5,
                  knn_crops: int = 1, tolerance: float = localise.DEFAULT_TOLERANCE,
-                 tensorboard: str | Path | None = None, name: str | None = None) -> dict:
+                 tensorboard: str | Path | None = None, name: str | None = None,
+                 candidates: Sequence[float] | None = None) -> dict:
     """Evaluates a run's stage on test windows (kNN also on training and validation ones).
 
     The stage comes from `run_dir`'s config.json, updated with `config` (or from `config`
@@ -182,6 +184,18 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
             raise ValueError("name a run or a checkpoint, or evaluate the stage with random_init")
         checkpoint = run_checkpoint(run_dir)
     config, planned, stage = build(merged, checkpoint)
+    run = {"run_dir": None if run_dir is None else str(run_dir),
+           "checkpoint": None if checkpoint is None else str(checkpoint), "random_init": random_init,
+           "stage": planned.stage, "flavour": planned.flavour, "networks": planned.networks,
+           **{key: getattr(config, key) for key in ("train_file", "valid_file", "test_file")}}
+    if planned.stage == "sync":
+        results = {"name": name or f"{config.exp_name}{' (random init)' if random_init else ''}", "run": run,
+                   "sync": sync.evaluate_stage(stage, planned, config, candidates)}
+        if tensorboard is not None:
+            settings = {key: value for key, value in config.as_dict().items()
+                        if key not in ("networks", "config_changes")}
+            write_hparams(str(tensorboard), settings, flat_metrics(results))
+        return results
     label = planned.dataset.class_label
 
     def dataset(list_file: str, loader, training: bool = False) -> tf.data.Dataset:
@@ -203,11 +217,7 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     test = extract(dataset(config.test_file, evaluation), (label,), maps=True)
     results: dict = {
         "name": name or f"{config.exp_name}{' (random init)' if random_init else ''}",
-        "run": {"run_dir": None if run_dir is None else str(run_dir),
-                "checkpoint": None if checkpoint is None else str(checkpoint), "random_init": random_init,
-                "stage": planned.stage, "flavour": planned.flavour, "networks": planned.networks,
-                "sample_length": loader.sample_length, "batch_size": config.batch_size,
-                **{key: getattr(config, key) for key in ("train_file", "valid_file", "test_file")},
+        "run": {**run, "sample_length": loader.sample_length, "batch_size": config.batch_size,
                 "raw_root": None if raw_root is None else str(raw_root), "knn_runs": runs, "knn_crops": knn_crops},
         "samples": {"test": len(test)},
     }

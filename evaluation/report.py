@@ -22,12 +22,12 @@ def flat_metrics(results: dict) -> dict[str, float]:
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                if key not in ("runs", "tolerance_px", "windows", "windows_without_target"):
+                if key not in ("runs", "tolerance_px", "windows", "windows_without_target", "by_group"):
                     walk(f"{prefix}/{key}", item)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[prefix] = float(value)
 
-    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation"):
+    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation", "sync"):
         if results.get(section) is not None:
             walk(section, results[section])
     return flat
@@ -91,6 +91,7 @@ def _rows(results: dict) -> list[tuple[str, str]]:
         for name, value in zip(classification["class_names"], classification["per_class_accuracy"]):
             if value is not None:
                 rows.append((f"  accuracy of {name}", f"{value:.3f}"))
+    rows.extend(_sync_rows(results.get("sync")))
     localisation = results.get("localisation")
     if localisation:
         tolerance = localisation["tolerance_px"]
@@ -100,6 +101,29 @@ def _rows(results: dict) -> list[tuple[str, str]]:
                 rows.append((f"{name}: pointing within {tolerance:g} px", f"{scores['pointing_accuracy']:.3f}"))
                 rows.append((f"{name}: mean / median error px",
                              f"{scores['mean_error_px']:.1f} / {scores['median_error_px']:.1f}"))
+    return rows
+
+
+SYNC_METHODS = (("model", "model"), ("cross_correlation", "cross-correlation"), ("random", "random"))
+
+
+def _sync_rows(sync: dict | None) -> list[tuple[str, str]]:
+    """Offset prediction: recordings and candidates, then each method's accuracy within the
+    window and its error, overall and per group."""
+    if not sync:
+        return []
+    low, high = sync["window_ms"]
+    rows = [("recordings", str(sync["recordings"])),
+            ("candidate offsets", f"{len(sync['candidates'])}, {sync['candidates'][0]:+.3f} to "
+                                  f"{sync['candidates'][-1]:+.3f} s")]
+    for key, method in SYNC_METHODS:
+        if key not in sync:
+            continue
+        scores = sync[key]
+        rows.append((f"{method}: offset accuracy ({low:g} < error < {high:g} ms)", f"{scores['accuracy']:.3f}"))
+        rows.append((f"{method}: error mean / sd ms", f"{scores['mean_error_ms']:.0f} / {scores['sd_error_ms']:.0f}"))
+        for group, values in scores["by_group"].items():
+            rows.append((f"  {method}: accuracy, {group}", f"{values['accuracy']:.3f}"))
     return rows
 
 

@@ -56,6 +56,23 @@ class ImageLogger(keras.callbacks.Callback):
         self.writer.flush()
 
 
+class DistanceHistograms(keras.callbacks.Callback):
+    """At every epoch's end, the distances of a fixed batch's pairs in sync and out of it
+    (the sync stage's `pair_distances`), as two histograms: they part as the stage learns."""
+
+    def __init__(self, log_dir: str, batch: dict):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(f"{log_dir}/distances")
+        self.batch = batch
+
+    def on_epoch_end(self, epoch, logs=None):
+        positive, negative = self.model.pair_distances(self.batch)
+        with self.writer.as_default():
+            tf.summary.histogram("in_sync", positive, step=epoch)
+            tf.summary.histogram("out_of_sync", negative, step=epoch)
+        self.writer.flush()
+
+
 def write_hparams(log_dir: str, config: dict, metrics: dict[str, float] | None = None) -> None:
     """The run's configuration as TensorBoard hyper-parameters (scalars and strings only)."""
     from tensorboard.plugins.hparams import api as hp

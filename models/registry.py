@@ -18,13 +18,23 @@ from collections.abc import Callable, Mapping
 
 import keras
 
-from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
+from dataloader.config import ACOUSTIC_IMAGE, AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, AVIA, FLAVOURS
 from models.avmodel import avmodel
 from models.dualcamnet import dualcamnet, dualcamnet_v2, dualcamnet_v2_teacher
 from models.hearnet import hearnet_a, hearnet_b
 from models.resnet import resnet18_v1, resnet50, temporal_resnet50
 from models.soundnet import soundnet5
+from models.sync import (
+    CROP_VIDEO_SIZE,
+    VIDEO_SIZE,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    sync_acoustic_image,
+    sync_audio,
+    sync_crop,
+    sync_video,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +74,16 @@ def _video_and_acoustic_frames(loader: LoaderConfig) -> dict:
             "frame_shape": (*loader.video_size, 3)}
 
 
+def _frame_shape(loader: LoaderConfig) -> dict:
+    return {"frame_shape": (*loader.video_size, 3)}
+
+
+def _window(loader: LoaderConfig) -> dict:
+    return {}
+
+
 RESNET50_WEIGHTS = "resnet50_weights"
+_SYNC_ACOUSTIC = (WINDOW_FRAMES, 36, 48, 12)
 
 SPECS = (
     ModelSpec("dualcamnet", dualcamnet, {ACOUSTIC_IMAGE: (24, 36, 48, 12)}, _acoustic_frames,
@@ -87,6 +106,14 @@ SPECS = (
               {"TemporalResNet50": FLAVOURS}, weights_flag=RESNET50_WEIGHTS),  # (T, 2048)
     ModelSpec("avmodel", avmodel, {VIDEO_FRAMES: (5, 224, 224, 3), ACOUSTIC_IMAGE: (60, 36, 48, 12)},
               _video_and_acoustic_frames, {"AVModel": FLAVOURS}, weights_flag=RESNET50_WEIGHTS),  # (T_video, 3072)
+    # UltraSync's streams, on windows of 5 frames the sync stage cuts from its samples.
+    ModelSpec("sync_video", sync_video, {VIDEO_FRAMES: (WINDOW_FRAMES, *VIDEO_SIZE, 3)}, _frame_shape, {},
+              video=(VIDEO_SIZE[0], VIDEO_SIZE)),  # (64,)
+    ModelSpec("sync_crop", sync_crop, {VIDEO_FRAMES: (WINDOW_FRAMES, *CROP_VIDEO_SIZE, 3),
+                                       ACOUSTIC_IMAGE: _SYNC_ACOUSTIC}, _frame_shape, {},
+              video=(CROP_VIDEO_SIZE[0], CROP_VIDEO_SIZE)),  # (64,)
+    ModelSpec("sync_acoustic_image", sync_acoustic_image, {ACOUSTIC_IMAGE: _SYNC_ACOUSTIC}, _window, {}),  # (64,)
+    ModelSpec("sync_audio", sync_audio, {AUDIO: (WINDOW_SAMPLES, 1)}, _window, {}),  # (64,)
 )
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 # (a paper's name, flavour) -> registry name

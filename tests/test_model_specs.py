@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dataloader import presets
-from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
+from dataloader.config import ACOUSTIC_IMAGE, AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, AVIA
 from models.layers import EMBEDDING
 from models.registry import MODELS, build_for_loader, resolve
@@ -26,6 +26,8 @@ INPUTS = {
     "hearnet_a": (SPECTROGRAM,), "hearnet_b": (SPECTROGRAM,), "soundnet5": (WAVEFORM,),
     "resnet18_v1": (VIDEO_FRAMES,), "resnet50": (VIDEO_FRAMES,), "temporal_resnet50": (VIDEO_FRAMES,),
     "avmodel": (VIDEO_FRAMES, ACOUSTIC_IMAGE),
+    "sync_video": (VIDEO_FRAMES,), "sync_crop": (VIDEO_FRAMES, ACOUSTIC_IMAGE),
+    "sync_acoustic_image": (ACOUSTIC_IMAGE,), "sync_audio": (AUDIO,),
 }
 WEIGHTS_FLAGS = {"soundnet5": "soundnet_weights", "resnet50": "resnet50_weights",
                  "temporal_resnet50": "resnet50_weights", "avmodel": "resnet50_weights"}
@@ -41,7 +43,13 @@ SIZES = {
     "hearnet_a": SPECTROGRAM_299, "hearnet_b": SPECTROGRAM_299, "soundnet5": {"num_samples": 66_150},
     "resnet18_v1": VIDEO_6, "resnet50": VIDEO_6, "temporal_resnet50": VIDEO_6,
     "avmodel": {"video_frames": 6, "acoustic_frames": 36, "frame_shape": (112, 160, 3)},
+    # The sync streams take 5-frame windows, whatever the sample's length.
+    "sync_video": {"frame_shape": (112, 160, 3)}, "sync_crop": {"frame_shape": (112, 160, 3)},
+    "sync_acoustic_image": {}, "sync_audio": {},
 }
+# The sync stage's samples: every frame of 3 s, at the video size each visual stream takes.
+SYNC = LoaderConfig(AVIA, (VIDEO_FRAMES, ACOUSTIC_IMAGE, AUDIO), sample_length=3, nr_frames=36, video_short_side=72,
+                    video_size=(72, 96))
 # The loader of the stage each network was trained in, in its paper.
 PAPER_LOADERS = {
     "dualcamnet": presets.SELF_SUPERVISED_A, "resnet18_v1": presets.SELF_SUPERVISED_A,
@@ -49,6 +57,8 @@ PAPER_LOADERS = {
     "dualcamnet_v2": presets.TEACHER_B, "dualcamnet_v2_teacher": presets.TEACHER_B,
     "resnet50": presets.RESNET50_B, "temporal_resnet50": presets.RESNET50_B,
     "avmodel": presets.PRESETS["distill_resnet50_b"],
+    "sync_video": SYNC, "sync_crop": dataclasses.replace(SYNC, video_short_side=144, video_size=(144, 192)),
+    "sync_acoustic_image": SYNC, "sync_audio": SYNC,
 }
 
 
@@ -81,7 +91,8 @@ def test_inputs_weights_flags_and_video_crops():
     assert {name: spec.inputs for name, spec in MODELS.items()} == INPUTS
     assert {name: spec.weights_flag for name, spec in MODELS.items()} == {name: WEIGHTS_FLAGS.get(name)
                                                                           for name in MODELS}
-    assert {name: spec.video for name, spec in MODELS.items() if spec.video} == {"resnet18_v1": (224, (224, 298))}
+    assert {name: spec.video for name, spec in MODELS.items() if spec.video} == {
+        "resnet18_v1": (224, (224, 298)), "sync_video": (72, (72, 96)), "sync_crop": (144, (144, 192))}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -24,7 +24,7 @@ from trainer.recipes import RECIPES
 
 # trainer.stage_specs.STAGES' keys (a test checks that they agree): the specs import Keras,
 # which main.py's flags, made from these fields, should not wait for.
-STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation")
+STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation", "sync")
 
 
 class FlagError(ValueError):
@@ -60,8 +60,10 @@ class RunConfig:
     model: str | None = setting(None, "Network of a supervised stage: DualCamHybridNet, DualCamNet, HearNet, "
                                 "SoundNet5, ResNet18_v1, ResNet50, TemporalResNet50, AVModel, or a registry name "
                                 "(models.registry)")
-    model_1: str | None = setting(None, "Video network of the self-supervised stages (ResNet18_v1)")
-    model_2: str | None = setting(None, "Audio network of the self-supervised stages (DualCamHybridNet or HearNet)")
+    model_1: str | None = setting(None, "Video network of the self-supervised stages (ResNet18_v1); "
+                                  "sync: the visual stream, sync_video, sync_crop or sync_acoustic_image")
+    model_2: str | None = setting(None, "Audio network of the self-supervised stages (DualCamHybridNet or "
+                                  "HearNet); sync: the audio stream, sync_audio")
     student_model: str | None = setting(None, "Distillation: the student network (HearNet, SoundNet5, ResNet50, ...)")
     teacher_model: str | None = setting(None, "Distillation and transfer: the frozen teacher network")
 
@@ -129,6 +131,9 @@ class RunConfig:
     map_agreement_weight: float = setting(0.0, "Self-supervised: weight of KL(audio map || video map) over the cells "
                                           "of each clip, the audio map fixed: the video map learns where the "
                                           "acoustic image hears")
+    contrastive_margin: float = setting(1.0, "Sync: margin of the contrastive loss (UltraSync's 1)")
+    max_offset: float = setting(0.5, "Sync: the largest offset, in seconds either way, of a training record's audio "
+                                "against its video; each sample's windows keep that far from its ends")
     lambda_value: float = setting(0.5, "Distillation: weight of the teacher's soft targets")
     temperature_value: float = setting(1.0, "Distillation: softmax temperature")
     distillation_form: str = setting("standard", "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s "

@@ -149,3 +149,11 @@ def distillation_loss(labels: tf.Tensor, student_logits: tf.Tensor, teacher_logi
     else:
         soft = temperature**2 * tf.nn.softmax_cross_entropy_with_logits(soft_targets, student_logits / temperature)
     return tf.reduce_mean((1.0 - weight) * hard + weight * soft)
+
+
+def contrastive_loss(distances: tf.Tensor, same: tf.Tensor, margin: float = 1.0) -> tf.Tensor:
+    """UltraSync's (Hadsell et al.'s) loss over pairs: mean of y d^2 + (1 - y) max(margin - d, 0)^2,
+    y 1 for a pair in sync and 0 for one out of it."""
+    same = tf.cast(same, tf.float32)
+    distances = tf.cast(distances, tf.float32)
+    return tf.reduce_mean(same * tf.square(distances) + (1.0 - same) * tf.square(tf.nn.relu(margin - distances)))

@@ -18,6 +18,7 @@ import dataclasses
 from dataloader.camera import FRAMES_PER_SECOND
 from dataloader.config import ACOUSTIC_IMAGE, SPECTROGRAM, LoaderConfig
 from dataloader.datasets import DatasetSpec, dataset_spec, flavour_of_record
+from dataloader.schema import record_contents
 from models.registry import MODELS, resolve
 from trainer import flag_checks
 from trainer.config import FlagError, RunConfig
@@ -84,8 +85,7 @@ def make_loader(config: RunConfig, flavour: str, networks: dict[str, str]) -> Lo
     """The training loader of a configuration whose sample settings are filled."""
     dataset = dataset_spec(flavour)
     inputs = network_inputs(networks)
-    video_nets = [MODELS[name] for role, name in networks.items() if role in ("video_net", "net", "student")]
-    video = next((spec.video for spec in video_nets if spec.video is not None),
+    video = next((MODELS[name].video for name in networks.values() if MODELS[name].video is not None),
                  (dataset.video_short_side, dataset.video_size))
     sample_length = config.sample_length
     return LoaderConfig(
@@ -130,7 +130,10 @@ def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
     config = config.replace(**statistics_files(config, inputs))
     flag_checks.check_files(config)
     config = config.replace(stage=stage.name, flavour=flavour, networks=networks)
-    return config, Plan(stage.name, flavour, networks, make_loader(config, flavour, networks))
+    loader = make_loader(config, flavour, networks)
+    if stage.loader is not None:
+        loader = stage.loader(loader, record_contents(clips[list_flag][0].paths[0]).offset is not None)
+    return config, Plan(stage.name, flavour, networks, loader)
 
 
 def stage_flags() -> tuple[str, ...]:

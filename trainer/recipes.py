@@ -6,8 +6,10 @@ benchmarks name them.
 (A) ECCV 2020: every 2-s block of every ACIVW recording once an epoch, batch 64, Adam 1e-5,
 20 epochs, for the self-supervised pretraining and the transfer alike. (B) WACV 2020, on
 AVIA's 30-s recordings: the acoustic-image teacher on 30 crops of 1 s, the students on 6
-crops of 5 s. The a_supervised and a_distillation rows are (B)'s student recipes on
-ACIVW, whose recordings are too short for 5-s samples.
+crops of 5 s. The a_supervised and a_distillation rows are (B)'s student recipes on ACIVW,
+whose recordings are too short for 5-s samples. u_sync, UltraSync's task: 4 samples of 3 s
+from each recording an epoch, each cut into 5-frame windows by the stage, 16 samples a batch
+(UltraSync's 32 pairs in sync become 96), Adam 1e-3.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ RECIPES = {
                         batch_size=32, num_epochs=100),
     "b_students": Recipe("supervised", {"model": "HearNet"}, presets.B_STUDENTS, num_epochs=100, **_STUDENTS),
     "b_distillation": Recipe("distillation", _DISTILLATION, presets.B_STUDENTS, num_epochs=10, **_STUDENTS),
+    "u_sync": Recipe("sync", {"model_1": "sync_video", "model_2": "sync_audio"}, presets.U_SYNC, learning_rate=1e-3,
+                     batch_size=16, num_epochs=20),
 }
 
 
@@ -56,6 +60,8 @@ def recipe_for(stage: str, flavour: str, acoustic_only: bool) -> str:
     ACIVW with 2-s samples)."""
     if stage in ("self_supervised", "transfer"):
         return f"a_{stage}"
+    if stage == "sync":
+        return "u_sync"
     if stage == "supervised" and acoustic_only:
         return "b_teacher"
     if stage == "distillation":

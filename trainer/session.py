@@ -10,7 +10,7 @@ from absl import logging
 
 from dataloader.config import VIDEO_FRAMES
 from dataloader.video import restore_frames
-from logger.callbacks import ImageLogger, write_hparams, write_projector
+from logger.callbacks import DistanceHistograms, ImageLogger, write_hparams, write_projector
 from trainer import data, experiment, plan, restart
 from trainer.checkpoints import restore_weights, will_resume
 from trainer.config import FlagError, RunConfig
@@ -83,9 +83,11 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
         if config.valid_file:
             validation = data.dataset(config.valid_file, planned.loader, config, training=False)
         callbacks = [first_step, restart.ConfiguredLearningRate(config.learning_rate)]
-        if validation is not None and VIDEO_FRAMES in planned.loader.inputs:
-            batch = next(iter(validation))
+        batch = next(iter(validation)) if validation is not None else None
+        if batch is not None and VIDEO_FRAMES in planned.loader.inputs:
             callbacks.append(ImageLogger(str(logs_dir), batch, restore_frames(batch[VIDEO_FRAMES][:, 0].numpy())))
+        if batch is not None and hasattr(stage, "pair_distances"):
+            callbacks.append(DistanceHistograms(str(logs_dir), batch))
         summary = train(stage, lambda epoch: data.dataset(config.train_file, planned.loader, config, epoch),
                         validation, config.num_epochs, run_dir.path, planned.monitor, "max", config.save_every_steps,
                         callbacks, verbose=config.verbose, logs_dir=logs_dir,
@@ -101,13 +103,9 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
     return summary
 
 
-def _test(config: RunConfig, planned: plan.Plan, stage, run_dir: RunDir, logs_dir) -> dict:
-    checkpoint = config.restore_checkpoint or run_dir.best
-    restore_weights(stage, checkpoint)
-    batches = data.dataset(config.test_file, planned.loader, config, training=False)
-    metrics = {key: float(value) for key, value in stage.evaluate(batches, verbose=0, return_dict=True).items()}
-    # The projector shows the features evaluate.py measures: the audio embedding of the
-    # self-supervised stages (summed audio map, L2-normalised), the logits of the others.
+def _project(config: RunConfig, planned: plan.Plan, stage, logs_dir) -> None:
+    """The projector shows the features evaluate.py measures: the audio embedding of the
+    self-supervised stages (summed audio map, L2-normalised), the logits of the others."""
     label = planned.dataset.class_label
     outputs_of = tf.function(stage.outputs)
     features, labels = [], []
@@ -117,6 +115,15 @@ def _test(config: RunConfig, planned: plan.Plan, stage, run_dir: RunDir, logs_di
         labels.extend(str(i) for i in batch[label].numpy().argmax(axis=-1))
     if features:
         write_projector(str(logs_dir / "projector"), np.concatenate(features), labels)
+
+
+def _test(config: RunConfig, planned: plan.Plan, stage, run_dir: RunDir, logs_dir) -> dict:
+    checkpoint = config.restore_checkpoint or run_dir.best
+    restore_weights(stage, checkpoint)
+    batches = data.dataset(config.test_file, planned.loader, config, training=False)
+    metrics = {key: float(value) for key, value in stage.evaluate(batches, verbose=0, return_dict=True).items()}
+    if planned.stage != "sync":  # whose pairs have no feature per window to project
+        _project(config, planned, stage, logs_dir)
     out = metrics_file(checkpoint)
     out.write_text(json.dumps({"checkpoint": str(checkpoint), "test_file": config.test_file, **metrics}, indent=1))
     return {"metrics_file": str(out), **metrics}

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import keras
 
-from dataloader.config import ACOUSTIC_IMAGE, VIDEO_FRAMES
+from dataloader.camera import FRAMES_PER_SECOND
+from dataloader.config import ACOUSTIC_IMAGE, AUDIO, OFFSET, VIDEO_FRAMES, LoaderConfig
 from dataloader.datasets import DatasetSpec
-from trainer import stages
+from trainer import stages, sync
 from trainer.config import RunConfig
 
 
@@ -33,6 +34,8 @@ class StageSpec:
     metrics: tuple[str, ...]  # what it logs, besides the loss (some only with their weight set)
     monitor: str  # the validation metric the best checkpoint maximises
     make: Callable[[dict[str, keras.Model], dict[str, tuple[str, ...]], RunConfig, DatasetSpec], stages._Stage]
+    # The training loader as the stage needs it, given whether the records carry ground truth.
+    loader: Callable[[LoaderConfig, bool], LoaderConfig] | None = None
 
 
 def _self_supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.SelfSupervised:
@@ -59,6 +62,18 @@ def _distillation(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages
                             weight=config.lambda_value, original=config.distillation_form == "original")
 
 
+def _sync(nets, keys, config: RunConfig, dataset: DatasetSpec) -> sync.Sync:
+    frames = config.sample_length * FRAMES_PER_SECOND
+    return sync.Sync(nets["visual_net"], nets["audio_net"], keys["visual_net"], audio_key=AUDIO,
+                     windows=sync.windows_per_sample(frames, config.max_offset), margin=config.contrastive_margin,
+                     seed=config.seed)
+
+
+def _sync_loader(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
+    """Every frame of a sample (the stage cuts its windows), and the offset of records that state it."""
+    return dataclasses.replace(loader, nr_frames=loader.frames_per_sample, truth=(OFFSET,) if with_truth else ())
+
+
 _VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=True)
 STAGES = {spec.name: spec for spec in (
     StageSpec("self_supervised",
@@ -80,4 +95,9 @@ STAGES = {spec.name: spec for spec in (
                Role("teacher", ("teacher_model", "model_1"), "teacher_restore_checkpoint", embedding=False)),
               recipe="b_distillation", metrics=("accuracy", "teacher_accuracy"),
               monitor="val_accuracy", make=_distillation),
+    StageSpec("sync",
+              (Role("visual_net", ("model_1",), "visual_init_checkpoint", embedding=True),
+               Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True)),
+              recipe="u_sync", metrics=("accuracy", "positive_distance", "negative_distance"),
+              monitor="val_accuracy", make=_sync, loader=_sync_loader),
 )}

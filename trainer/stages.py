@@ -1,4 +1,5 @@
-"""The four training stages, each a `keras.Model` with its own `train_step` and `test_step`.
+"""The training stages of both papers, each a `keras.Model` with its own `train_step` and `test_step`
+(UltraSync's sync stage is in `trainer.sync`).
 
 A stage owns the networks it trains (and a frozen one it learns from), reads the inputs it
 needs from the loader's dict by key, and reports its loss terms and accuracy as metrics:
