@@ -170,7 +170,7 @@ def synchronisation(out: Path, scale: float, workers: int, seed: int) -> dict:
              "--split_mode", "2")
     lists = records / "3_seconds_recording_disjoint" / "lists"
     tests = {"test": lists / "testing.txt", "unseen_subject": unseen_records / "3_seconds" / "lists" / "dataset.txt"}
-    epochs = max(2, round(20 * scale))
+    epochs = max(2, round(30 * scale))
     result: dict = {"epochs": epochs, "seed": seed, "subjects": subjects}
     for visual in SYNC_INPUTS:
         name = f"{visual}_seed{seed}"

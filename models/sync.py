@@ -4,11 +4,14 @@ distance is small when the two are in sync (the `sync` stage trains them).
 
 Each stream: three conv blocks (32, 64, 128 filters; BatchNorm over channels, ReLU, max-pool
 2), then fc 64 and fc 64, each with BatchNorm and ReLU, as UltraSync's. The visual stream's
-kernels are 5 x 5 and unpadded, its frames stacked as channels; the audio stream's 3 x 3 and
+kernels are 5 x 5 and unpadded, on its frames and their differences stacked as channels
+(UltraSync stacked the frames alone; with them, whole video frames learned nothing in 280
+steps, and with the differences the pairs in sync drew apart within 60); the audio stream's 3 x 3 and
 padded, on the 20 x 13 MFCCs of the window (`dataloader.features.mfcc`, 41.7-ms frames
 every 20.8 ms: a tenth and a twentieth of the span, as UltraSync's). UltraSync min-max
-scaled every input; here each window is standardised over all its values, which keeps how
-the frames differ from one another (the sync cue) and removes the window's level.
+scaled every input; here each window (its frames, its differences, its MFCCs) is
+standardised over all its values, which keeps how the frames differ from one another (the
+sync cue) and removes the window's level.
 
 The visual inputs, one builder each:
 - `sync_video`: whole video frames, small (72 x 96);
@@ -67,6 +70,14 @@ class FramesAsChannels(layers.Layer):
     def call(self, inputs):
         frames, height, width, channels = inputs.shape[1:]
         return ops.reshape(ops.transpose(inputs, (0, 2, 3, 1, 4)), (-1, height, width, frames * channels))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FrameDifferences(layers.Layer):
+    """(batch, T, ...) -> (batch, T - 1, ...): each frame minus the one before."""
+
+    def call(self, inputs):
+        return inputs[:, 1:] - inputs[:, :-1]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -139,7 +150,11 @@ def _head(x, mode: str, num_classes: int):
 
 
 def _visual(inputs, frames, mode: str, num_classes: int, name: str) -> keras.Model:
-    x = StandardiseWindow(name="standardise")(FramesAsChannels(name="frames_as_channels")(frames))
+    """The frames and their differences, each standardised, stacked as channels."""
+    differences = FrameDifferences(name="differences")(frames)
+    stacked = [StandardiseWindow(name=f"standardise_{part}")(FramesAsChannels(name=f"{part}_as_channels")(x))
+               for part, x in (("frames", frames), ("differences", differences))]
+    x = layers.Concatenate(name="frames_and_differences")(stacked)
     return Functional(inputs, _head(_stream(x, 5, "valid", "visual"), mode, num_classes), name=name)
 
 
