@@ -16,7 +16,7 @@ sync cue) and removes the window's level.
 The visual inputs, one builder each:
 - `sync_video`: whole video frames, small (72 x 96);
 - `sync_acoustic_image`: the acoustic images of the window (36 x 48 x 12 coefficients);
-- `sync_crop`: a 64 x 64 crop of the video (at 144 x 192) around the window's acoustic
+- `sync_crop`: the 64 x 64 pixels of the video (at 144 x 192) around the window's acoustic
   peak, the cell whose energy (coefficient c0) averaged over the window's acoustic frames
   is highest: the acoustic camera tells the visual stream where to look.
 `sync_audio` is the audio stream. Inputs are float32 (the audio as the loader's int32
@@ -92,10 +92,11 @@ class Mfcc(layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CropAroundPeak(layers.Layer):
     """[video (batch, T, H, W, 3), acoustic images (batch, T', 36, 48, 12)] -> (batch, T,
-    size, size, 3): every frame cut around the acoustic images' peak, the centre of the cell
-    of highest mean c0, shifted inside the frame where the peak is near its edge. The
-    acoustic image covers the frame, so cell (r, c) is at ((r + 0.5) / 36, (c + 0.5) / 48)
-    of its height and width."""
+    size, size, 3): every frame's size x size pixels around the acoustic images' peak, the
+    centre of the cell of highest mean c0, moved inside the frame where the peak is near its
+    edge. The acoustic image covers the frame, so cell (r, c) is centred at ((r + 0.5) / 36,
+    (c + 0.5) / 48) of its height and width. Pixels are taken as they are (a gather, which
+    XLA compiles; tf.image.crop_and_resize has no XLA kernel)."""
 
     def __init__(self, size: int, **kwargs):
         super().__init__(**kwargs)
@@ -105,18 +106,19 @@ class CropAroundPeak(layers.Layer):
         import tensorflow as tf
 
         video, acoustic = inputs
-        frames, height, width = video.shape[1:4]
+        height, width = video.shape[2:4]
         rows, cols = acoustic.shape[2:4]
-        energy = tf.reshape(tf.reduce_mean(acoustic[..., 0], axis=1), (-1, rows * cols))
+        energy = tf.reshape(tf.reduce_mean(tf.cast(acoustic[..., 0], tf.float32), axis=1), (-1, rows * cols))
         peak = tf.argmax(energy, axis=1, output_type=tf.int32)
-        centre = tf.stack([(tf.cast(peak // cols, tf.float32) + 0.5) / rows,
-                           (tf.cast(peak % cols, tf.float32) + 0.5) / cols], axis=1)
-        half = tf.constant([self.size / (2 * height), self.size / (2 * width)])
-        centre = tf.clip_by_value(centre, half, 1.0 - half)
-        boxes = tf.repeat(tf.concat([centre - half, centre + half], axis=1), frames, axis=0)
-        folded = tf.reshape(video, (-1, height, width, video.shape[-1]))
-        crops = tf.image.crop_and_resize(folded, boxes, tf.range(tf.shape(folded)[0]), (self.size, self.size))
-        return tf.reshape(crops, (-1, frames, self.size, self.size, video.shape[-1]))
+
+        def first(cell, cells, pixels):
+            centre = (tf.cast(cell, tf.float32) + 0.5) * (pixels / cells)
+            return tf.clip_by_value(tf.cast(tf.round(centre - self.size / 2), tf.int32), 0, pixels - self.size)
+
+        span = tf.range(self.size)
+        top, left = first(peak // cols, rows, height), first(peak % cols, cols, width)
+        crops = tf.gather(video, top[:, None] + span, axis=2, batch_dims=1)
+        return tf.gather(crops, left[:, None] + span, axis=3, batch_dims=1)
 
     def compute_output_shape(self, input_shape):
         video = input_shape[0]

@@ -21,6 +21,7 @@ SMALL = {
     "resnet50": {"num_frames": 2, "frame_shape": (64, 64, 3)},
     "temporal_resnet50": {"num_frames": 2, "frame_shape": (64, 64, 3)},
     "avmodel": {"video_frames": 2, "acoustic_frames": 4, "frame_shape": (64, 64, 3)},
+    "sync_video": {}, "sync_crop": {}, "sync_acoustic_image": {}, "sync_audio": {},  # windows are small
 }
 EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "dualcamnet": (24, 12, 16, 128),
@@ -33,8 +34,11 @@ EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "resnet50": (5, 2048),
     "temporal_resnet50": (5, 2048),
     "avmodel": (5, 3072),
+    "sync_video": (64,), "sync_crop": (64,), "sync_acoustic_image": (64,), "sync_audio": (64,),
 }
-PAPER_CLASSES = {"dualcamnet": 10, "hearnet_a": 10, "resnet18_v1": 10}  # (A); the rest are (B)'s, 14
+# (A)'s and the sync streams' default to ACIVW's 10 classes; the rest are (B)'s, 14.
+PAPER_CLASSES = {"dualcamnet": 10, "hearnet_a": 10, "resnet18_v1": 10, "sync_video": 10, "sync_crop": 10,
+                 "sync_acoustic_image": 10, "sync_audio": 10}
 
 
 def slow_if_in(slow, names=MODELS):
@@ -136,6 +140,21 @@ HEARNET_EMBEDDING = dense(1024, 1000) + dense(1000, 128)
 SOUNDNET_CONV6 = sum(conv(k, cin, cout) + bn(cout) for k, cin, cout in
                      ((64, 1, 32), (32, 32, 64), (16, 64, 128), (8, 128, 256), (16, 256, 1024))) + conv(1, 1024, 1024)
 HEAD_B = dense(1000, 14)
+
+
+def sync_stream(kernel, cin, flat):
+    """UltraSync's stream: three conv blocks with batch norm, fc 64 and fc 64 with batch norm."""
+    convs = sum(conv(kernel, a, b) + bn(b) for a, b in ((cin, 32), (32, 64), (64, 128)))
+    return convs + dense(flat, 64) + bn(64) + dense(64, 64) + bn(64)
+
+
+# Visual inputs: 5 frames and 4 differences as channels; 5 x 5 unpadded convs, each then pooled by 2.
+SYNC_STREAMS = {
+    "sync_video": sync_stream((5, 5), 9 * 3, 5 * 8 * 128),  # 72 x 96 -> 5 x 8
+    "sync_crop": sync_stream((5, 5), 9 * 3, 4 * 4 * 128),  # 64 x 64 -> 4 x 4
+    "sync_acoustic_image": sync_stream((5, 5), 9 * 12, 1 * 2 * 128),  # 36 x 48 -> 1 x 2
+    "sync_audio": sync_stream((3, 3), 1, 2 * 1 * 128),  # 20 x 13 MFCCs, padded -> 2 x 1
+}
 EXPECTED_PARAMETERS = {
     ("dualcamnet", EMBEDDING): DUALCAMNET_MAP,
     ("dualcamnet", CLASSIFIER): DUALCAMNET_MAP + dense(128, 10),
@@ -157,6 +176,8 @@ EXPECTED_PARAMETERS = {
     ("temporal_resnet50", CLASSIFIER): resnet50_features() + TEMPORAL + dense(2048, 14),
     ("avmodel", EMBEDDING): resnet50_features() + DUALCAMNET_V2_FULL1,
     ("avmodel", CLASSIFIER): resnet50_features() + DUALCAMNET_V2_FULL1 + dense(3072, 1000) + HEAD_B,
+    **{(name, EMBEDDING): stream for name, stream in SYNC_STREAMS.items()},
+    **{(name, CLASSIFIER): stream + dense(64, 10) for name, stream in SYNC_STREAMS.items()},
 }
 
 

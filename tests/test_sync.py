@@ -239,3 +239,20 @@ def test_recordings_are_joined_from_consecutive_seconds():
     np.testing.assert_array_equal(recordings[0].visual[VIDEO_FRAMES][:, 0, 0, 0], np.repeat([0, 1], 12))
     np.testing.assert_array_equal(recordings[0].audio[::FRAME_SAMPLES * 12], [0, 1])
     np.testing.assert_array_equal(recordings[0].motion, np.repeat([0.0, 12.0, 0.0], [12, 1, 11]))
+
+
+@pytest.mark.parametrize("cell, corner", [((18, 24), (42, 66)), ((0, 47), (0, 128)), ((35, 0), (80, 0))])
+def test_the_crop_is_around_the_acoustic_peak_and_inside_the_frame(cell, corner):
+    from models.sync import CropAroundPeak
+
+    video = np.zeros((1, 5, 144, 192, 2), np.float32)
+    video[..., 0] = np.arange(144)[:, None]  # each pixel holds its row and column
+    video[..., 1] = np.arange(192)[None, :]
+    acoustic = np.zeros((1, 5, 36, 48, 12), np.float32)
+    acoustic[0, :, cell[0], cell[1], 0] = 1.0  # the loudest cell; other coefficients do not count
+    acoustic[0, :, 5, 5, 1] = 9.0
+    crop = CropAroundPeak(64)([video, acoustic]).numpy()
+    assert crop.shape == (1, 5, 64, 64, 2)
+    # cell (r, c) is centred at pixel ((r + 0.5) * 4, (c + 0.5) * 4) of 144 x 192; the crop starts 32 before
+    np.testing.assert_array_equal(crop[0, 0, :, 0, 0], corner[0] + np.arange(64))
+    np.testing.assert_array_equal(crop[0, 0, 0, :, 1], corner[1] + np.arange(64))

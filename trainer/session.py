@@ -83,11 +83,13 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
         if config.valid_file:
             validation = data.dataset(config.valid_file, planned.loader, config, training=False)
         callbacks = [first_step, restart.ConfiguredLearningRate(config.learning_rate)]
-        batch = next(iter(validation)) if validation is not None else None
-        if batch is not None and VIDEO_FRAMES in planned.loader.inputs:
-            callbacks.append(ImageLogger(str(logs_dir), batch, restore_frames(batch[VIDEO_FRAMES][:, 0].numpy())))
-        if batch is not None and hasattr(stage, "pair_distances"):
-            callbacks.append(DistanceHistograms(str(logs_dir), batch))
+        shows_video, sync = VIDEO_FRAMES in planned.loader.inputs, hasattr(stage, "pair_distances")
+        if validation is not None and (shows_video or sync):
+            batch = next(iter(validation))
+            if shows_video:
+                callbacks.append(ImageLogger(str(logs_dir), batch, restore_frames(batch[VIDEO_FRAMES][:, 0].numpy())))
+            if sync:
+                callbacks.append(DistanceHistograms(str(logs_dir), batch))
         summary = train(stage, lambda epoch: data.dataset(config.train_file, planned.loader, config, epoch),
                         validation, config.num_epochs, run_dir.path, planned.monitor, "max", config.save_every_steps,
                         callbacks, verbose=config.verbose, logs_dir=logs_dir,
