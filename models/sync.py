@@ -5,7 +5,7 @@ distance is small when the two are in sync (the `sync` stage trains them).
 Each stream: three conv blocks (32, 64, 128 filters; BatchNorm over channels, ReLU, max-pool
 2), then fc 64 and fc 64, each with BatchNorm and ReLU, as UltraSync's. The visual stream's
 kernels are 5 x 5 and unpadded, on its frames and their differences stacked as channels
-(UltraSync stacked the frames alone; with them, whole video frames learned nothing in 280
+(UltraSync stacked the frames alone; with them, whole video frames learned nothing in 150
 steps, and with the differences the pairs in sync drew apart within 60); the audio stream's 3 x 3 and
 padded, on the 20 x 13 MFCCs of the window (`dataloader.features.mfcc`, 41.7-ms frames
 every 20.8 ms: a tenth and a twentieth of the span, as UltraSync's). UltraSync min-max
