@@ -46,9 +46,9 @@ def power_spectrum(signal: tf.Tensor, frame_length: int, frame_step: int, fft_le
     signal = tf.cast(signal, tf.float32)
     if pre_emphasis:
         signal = tf.concat([signal[..., :1], signal[..., 1:] - pre_emphasis * signal[..., :-1]], axis=-1)
-    window_fn = tf.signal.hann_window if window == "hann" else None
     if window not in ("hann", None):
         raise ValueError(f"window must be 'hann' or None, got {window!r}")
+    window_fn = tf.signal.hann_window if window == "hann" else None
     spectrum = tf.signal.stft(signal, frame_length, frame_step, fft_length, window_fn=window_fn, pad_end=pad_end)
     return tf.square(tf.abs(spectrum)) / fft_length
 

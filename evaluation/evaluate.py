@@ -188,8 +188,9 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
            "checkpoint": None if checkpoint is None else str(checkpoint), "random_init": random_init,
            "stage": planned.stage, "flavour": planned.flavour, "networks": planned.networks,
            **{key: getattr(config, key) for key in ("train_file", "valid_file", "test_file")}}
+    name = name or f"{config.exp_name}{' (random init)' if random_init else ''}"
     if planned.stage == "sync":
-        results = {"name": name or f"{config.exp_name}{' (random init)' if random_init else ''}", "run": run,
+        results = {"name": name, "run": run,
                    "sync": sync.evaluate_stage(stage, planned, config, candidates)}
         if tensorboard is not None:
             settings = {key: value for key, value in config.as_dict().items()
@@ -216,7 +217,7 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     extract = Extractor(stage)
     test = extract(dataset(config.test_file, evaluation), (label,), maps=True)
     results: dict = {
-        "name": name or f"{config.exp_name}{' (random init)' if random_init else ''}",
+        "name": name,
         "run": {**run, "sample_length": loader.sample_length, "batch_size": config.batch_size,
                 "raw_root": None if raw_root is None else str(raw_root), "knn_runs": runs, "knn_crops": knn_crops},
         "samples": {"test": len(test)},

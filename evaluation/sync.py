@@ -158,33 +158,27 @@ def cross_correlation_scores(motion: np.ndarray, audio: np.ndarray, candidates: 
     return np.asarray(scores)
 
 
-def summary(predicted: Sequence[float], truths: Sequence[float], groups: Sequence[str]) -> dict:
-    """Accuracy, the error's mean and standard deviation (ms), overall and per group."""
+def summary(errors: np.ndarray, groups: Sequence[str]) -> dict:
+    """Accuracy, the error's mean and standard deviation (ms), overall and per group, of
+    errors (N,) in seconds, one a recording, or (N, C) for a uniform draw among C candidates
+    (every candidate an equally likely prediction: the exact expectation)."""
 
-    def scores(p: np.ndarray, t: np.ndarray) -> dict:
-        errors = p - t
-        return {"accuracy": float(is_correct(errors).mean()), "mean_error_ms": float(1000 * errors.mean()),
-                "sd_error_ms": float(1000 * errors.std()), "recordings": int(len(errors))}
+    def scores(e: np.ndarray) -> dict:
+        return {"accuracy": float(is_correct(e).mean()), "mean_error_ms": float(1000 * e.mean()),
+                "sd_error_ms": float(1000 * e.std()), "recordings": int(len(e))}
 
-    predicted, truths, groups = np.asarray(predicted, float), np.asarray(truths, float), np.asarray(groups)
-    out = scores(predicted, truths)
-    out["by_group"] = {str(g): scores(predicted[groups == g], truths[groups == g]) for g in dict.fromkeys(groups)}
+    errors, groups = np.asarray(errors, float), np.asarray(groups)
+    out = scores(errors)
+    out["by_group"] = {str(g): scores(errors[groups == g]) for g in dict.fromkeys(groups)}
     return out
 
 
-def random_summary(candidates: Sequence[float], truths: Sequence[float], groups: Sequence[str]) -> dict:
-    """The random baseline's exact accuracy, and its error's mean and standard deviation
-    (over recordings and the uniform draw), overall and per group."""
-
-    def scores(t: np.ndarray) -> dict:
-        errors = np.asarray(candidates, float)[None, :] - t[:, None]
-        return {"accuracy": random_accuracy(candidates, t), "mean_error_ms": float(1000 * errors.mean()),
-                "sd_error_ms": float(1000 * errors.std()), "recordings": int(len(t))}
-
-    truths, groups = np.asarray(truths, float), np.asarray(groups)
-    out = scores(truths)
-    out["by_group"] = {str(g): scores(truths[groups == g]) for g in dict.fromkeys(groups)}
-    return out
+def _cross_correlation(recording: Recording, candidates: Sequence[float]) -> float | None:
+    """The baseline's prediction, None without video or with no candidate it can score."""
+    if recording.motion is None:
+        return None
+    scores = cross_correlation_scores(recording.motion, recording.audio, candidates)
+    return None if np.all(np.isnan(scores)) else lowest(scores, candidates)
 
 
 def evaluate(recordings: Iterator[Recording], candidates: Sequence[float], embedders, visual_clock: bool) -> dict:
@@ -195,24 +189,22 @@ def evaluate(recordings: Iterator[Recording], candidates: Sequence[float], embed
     for recording in recordings:
         embed_visual, embed_audio = embedders(recording)
         model = mean_distances(recording, candidates, embed_visual, embed_audio)
-        baseline = (np.full(len(candidates), np.nan) if recording.motion is None
-                    else cross_correlation_scores(recording.motion, recording.audio, candidates))
         rows.append({"recording": recording.name, "group": recording.group, "offset": recording.offset,
                      "predicted": lowest(model, candidates),
-                     "cross_correlation": lowest(baseline, candidates) if not np.all(np.isnan(baseline)) else None})
+                     "cross_correlation": _cross_correlation(recording, candidates)})
     out: dict = {"candidates": [float(c) for c in candidates], "window_ms": [1000 * w for w in WINDOW],
                  "recordings": len(rows), "predictions": rows}
     known = [row for row in rows if row["offset"] is not None]
     if known:
         groups = [row["group"] for row in known]
-        model_truth = [row["offset"] if visual_clock else 0.0 for row in known]
-        out["model"] = summary([row["predicted"] for row in known], model_truth, groups)
+        model_truth = np.array([row["offset"] if visual_clock else 0.0 for row in known])
+        out["model"] = summary(np.array([row["predicted"] for row in known]) - model_truth, groups)
         out["model"]["scored_against"] = "video offset" if visual_clock else "0 (the acoustic images' own clock)"
-        out["random"] = random_summary(candidates, model_truth, groups)
+        out["random"] = summary(np.asarray(candidates, float)[None, :] - model_truth[:, None], groups)
         scored = [row for row in known if row["cross_correlation"] is not None]
         if scored:
-            out["cross_correlation"] = summary([row["cross_correlation"] for row in scored],
-                                               [row["offset"] for row in scored], [row["group"] for row in scored])
+            out["cross_correlation"] = summary(np.array([row["cross_correlation"] - row["offset"] for row in scored]),
+                                               [row["group"] for row in scored])
     return out
 
 
@@ -281,8 +273,10 @@ def training_offsets(list_file: str, root: str | None) -> list[float]:
     from dataloader.schema import record_contents
     from dataloader.windows import find_clips
 
-    recordings = {clip.recording: clip.paths[0] for clip in reversed(find_clips(record_paths(list_file, root)))}
-    offsets = [record_contents(path).offset for path in reversed(recordings.values())]
+    first: dict[str, str] = {}
+    for clip in find_clips(record_paths(list_file, root)):
+        first.setdefault(clip.recording, clip.paths[0])
+    offsets = [record_contents(path).offset for path in first.values()]
     if any(offset is None for offset in offsets):
         raise ValueError(f"{list_file}: its records state no offsets to take candidates from (give a grid)")
     return offsets

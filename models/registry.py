@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import keras
 
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, AVIA, FLAVOURS
 from models.avmodel import avmodel
@@ -83,7 +84,7 @@ def _window(loader: LoaderConfig) -> dict:
 
 
 RESNET50_WEIGHTS = "resnet50_weights"
-_SYNC_ACOUSTIC = (WINDOW_FRAMES, 36, 48, 12)
+_SYNC_ACOUSTIC = (WINDOW_FRAMES, *ACOUSTIC_IMAGE_SHAPE)
 
 SPECS = (
     ModelSpec("dualcamnet", dualcamnet, {ACOUSTIC_IMAGE: (24, 36, 48, 12)}, _acoustic_frames,

@@ -107,13 +107,17 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
 
 def _project(config: RunConfig, planned: plan.Plan, stage, logs_dir) -> None:
     """The projector shows the features evaluate.py measures: the audio embedding of the
-    self-supervised stages (summed audio map, L2-normalised), the logits of the others."""
+    self-supervised stages (summed audio map, L2-normalised), the logits of the others; none
+    for a stage that has neither."""
     label = planned.dataset.class_label
     outputs_of = tf.function(stage.outputs)
     features, labels = [], []
     for batch in data.dataset(config.test_file, planned.loader, config, training=False):
         outputs = outputs_of(batch)
-        features.append(outputs.get("audio", outputs.get("logits")).numpy())
+        feature = outputs.get("audio", outputs.get("logits"))
+        if feature is None:  # a stage without a feature per window (the sync stage's pairs)
+            return
+        features.append(feature.numpy())
         labels.extend(str(i) for i in batch[label].numpy().argmax(axis=-1))
     if features:
         write_projector(str(logs_dir / "projector"), np.concatenate(features), labels)
@@ -124,8 +128,7 @@ def _test(config: RunConfig, planned: plan.Plan, stage, run_dir: RunDir, logs_di
     restore_weights(stage, checkpoint)
     batches = data.dataset(config.test_file, planned.loader, config, training=False)
     metrics = {key: float(value) for key, value in stage.evaluate(batches, verbose=0, return_dict=True).items()}
-    if planned.stage != "sync":  # whose pairs have no feature per window to project
-        _project(config, planned, stage, logs_dir)
+    _project(config, planned, stage, logs_dir)
     out = metrics_file(checkpoint)
     out.write_text(json.dumps({"checkpoint": str(checkpoint), "test_file": config.test_file, **metrics}, indent=1))
     return {"metrics_file": str(out), **metrics}
