@@ -292,9 +292,13 @@ def evaluate_stage(stage, planned, config, candidates: Sequence[float] | None = 
     from dataloader.schema import VIDEO, record_contents
     from models.sync import VIDEO_SIZE
     from trainer import data
+    from trainer.config import FlagError
 
     if candidates is None:
-        candidates = candidates_from_offsets(training_offsets(config.train_file, config.data_root))
+        try:
+            candidates = candidates_from_offsets(training_offsets(config.train_file, config.data_root))
+        except ValueError as err:  # a user's records without offsets: one line, as a flag's mistake
+            raise FlagError("candidates", str(err)) from None
     contents = record_contents(record_paths(config.test_file, config.data_root)[0])
     reads_video = VIDEO_FRAMES in planned.loader.inputs
     # The cross-correlation baseline needs the video, when the records hold it.

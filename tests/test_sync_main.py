@@ -124,3 +124,16 @@ def test_a_short_run_predicts_offsets_better_than_chance(tmp_path):
     # accuracy 0.5 and a mean absolute error of 32 ms; chance's mean absolute error is 200 ms.
     assert found["model"]["accuracy"] >= 2 * found["random"]["accuracy"]
     assert np.abs(errors).mean() < 0.5 * np.abs(candidates).mean()
+
+
+def test_without_offsets_or_candidates_evaluate_says_so_in_one_line(crop_run, lists, capsys, monkeypatch):
+    from dataloader import schema
+
+    monkeypatch.setattr(schema, "record_contents",
+                        lambda path: schema.RecordContents(modalities=schema.MODALITIES, offset=None))
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_script.main(["--checkpoint_dir", str(crop_run["out"]), "--exp_name", "crop", "--test_file",
+                              str(lists / "validation.txt")])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("evaluate.py: error: --candidates:") and "give a grid" in error and "\n" not in error
