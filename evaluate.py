@@ -2,7 +2,9 @@
 training windows), cross-modal retrieval (Rank-K, mAP), classification (accuracy, per
 class, confusion matrix) and, on simulated data, sound-source localisation against the
 simulator's ground truth; on a run of the sync stage, offset prediction on every recording
-of the test list (evaluation/sync.py). See evaluation/evaluate.py for what each measures.
+of the test list (evaluation/sync.py); on a content_identity run, speaker verification
+(EER) and content top-1 on the test list's clips (evaluation/identity.py). See
+evaluation/evaluate.py for what each measures.
 
     # the best checkpoint of runs/ss on the test list, localising with the raw recordings
     python evaluate.py --checkpoint_dir runs --exp_name ss --test_file lists/testing.txt --raw_root data/raw
@@ -13,6 +15,8 @@ of the test list (evaluation/sync.py). See evaluation/evaluate.py for what each 
     python evaluate.py --checkpoint runs/ss/checkpoints/last --test_file lists/testing.txt
     # a sync run: each recording's offset over a grid of candidates, -0.5 to 0.5 s by 45 ms
     python evaluate.py --checkpoint_dir runs --exp_name sync --test_file my_recordings.txt --candidates -0.5 0.5 0.045
+    # a content_identity run: verification EER on 4-s clips, with the trials of a former evaluation
+    python evaluate.py --checkpoint_dir runs --exp_name ci --test_file lists/testing.txt --trials runs/ci/trials.txt
 
 The stage is rebuilt from the run's config.json; training and validation lists default to
 the run's. Writes the results as JSON (default RUN/evaluation[_random_init].json), prints
@@ -55,6 +59,10 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument("--candidates", type=float, nargs=3, metavar=("LOW", "HIGH", "STEP"),
                      help="sync runs: the candidate offsets in seconds, a grid (default: the 45-ms bins of the "
                           "training records' offsets, as UltraSync)")
+    how.add_argument("--trials", help="content_identity runs: a 'label file1 file2' trial list to score (default: "
+                     "every pair of the test list's clips of two recordings, written to RUN/trials[_random_init].txt)")
+    how.add_argument("--clip_seconds", type=int,
+                     help="content_identity runs: seconds of a verification clip, a file of the trials (default 4)")
     out = p.add_argument_group("output")
     out.add_argument("--out", help="results JSON (default: RUN/evaluation[_random_init].json)")
     out.add_argument("--tensorboard", help="TensorBoard directory, as main.py's: logs go to TENSORBOARD/EXP_NAME/"
@@ -80,6 +88,7 @@ def main(argv=None) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     from evaluation.evaluate import evaluate_run
+    from evaluation.identity import CLIP_SECONDS
     from evaluation.localise import DEFAULT_TOLERANCE
     from evaluation.report import format_table
     from trainer.config import FlagError
@@ -109,6 +118,8 @@ def evaluate(args: argparse.Namespace) -> int:
             candidates = grid(*args.candidates)
         except ValueError as err:
             raise FlagError("candidates", str(err)) from None
+    if args.trials and not Path(args.trials).is_file():
+        raise FlagError("trials", f"no such file: {args.trials}")
     config = json.loads(run.config.read_text())
     suffix = "_random_init" if args.random_init else ""
     logs = run.logs(args.tensorboard or config.get("tensorboard"), config["exp_name"])
@@ -117,7 +128,8 @@ def evaluate(args: argparse.Namespace) -> int:
         valid_file=args.valid_file, test_file=args.test_file, data_root=args.data_root, raw_root=args.raw_root,
         batch_size=args.batch_size, runs=args.runs, knn_crops=args.knn_crops,
         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
-        tensorboard=logs / f"evaluation{suffix}", name=args.name, candidates=candidates,
+        tensorboard=logs / f"evaluation{suffix}", name=args.name, candidates=candidates, trials=args.trials,
+        trials_out=run.path / f"trials{suffix}.txt", clip_seconds=args.clip_seconds or CLIP_SECONDS,
     )
     out = Path(args.out) if args.out else run.evaluation(args.random_init)
     out.parent.mkdir(parents=True, exist_ok=True)

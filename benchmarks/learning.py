@@ -13,6 +13,10 @@
   0.4 s; a sync model for each visual input (whole frames, a crop around the acoustic peak,
   acoustic images), then offset prediction on held-out recordings and on an unseen subject,
   against the cross-correlation of the audio onsets with the frame differences, and chance.
+- Identity (the SyncNet trainer's task): AVIA subjects speaking; content and identity
+  embeddings of audio and video trained on six subjects, then speaker verification (EER) on
+  held-out seconds of those six and on three subjects nobody trained on, against the
+  mean-MFCC cosine and chance, and content top-1 against chance.
 
 Targets on simulated data: kNN at least 15 points above random init; pointing accuracy at
 least 80 %; the distilled student above the student alone; sync offset accuracy above UltraSync's
@@ -189,12 +193,65 @@ def synchronisation(out: Path, scale: float, workers: int, seed: int) -> dict:
     return result
 
 
+SPEAKING = AVIA_SPEC.class_names.index("speaking")
+# Seconds of each 30-s recording of a seen subject: training, validation (two 3-s samples, the
+# best checkpoint) and test (two 4-s verification clips); unseen subjects' recordings are all test.
+IDENTITY_SECONDS = {"training": range(1, 17), "validation": range(17, 23), "testing": range(23, 31)}
+
+
+def _write_list(path: Path, records: Path, directories: list[Path], seconds) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{records / d / f'Data_{s:03d}.tfrecord'}\n" for d in directories for s in seconds))
+    return path
+
+
+def identity(out: Path, scale: float, workers: int, seed: int) -> dict:
+    """The SyncNet trainer's task: AVIA subjects speaking (one voice and one look each), 30 s in
+    each of the three locations. Subjects 1-6 train on each recording's first 16 s (the next
+    6 s pick the checkpoint); verification on their last 8 s (seen) and on every second of
+    subjects 7-9 (unseen), 4-s clips, every pair of clips from two recordings; EER of the audio
+    identity against the mean-MFCC cosine and chance, and content top-1, for each of the
+    identity loss's targets (the subject's clips, or the clip's own), beside the same networks
+    at random init."""
+    raw, records, runs = out / "avia_identity", out / "avia_identity_tfrecords", out / "runs"
+    simulate_dataset(raw, "avia", seconds=30.0, workers=workers, actions=[SPEAKING], seed=5, progress=False)
+    _prepare([raw / "mat", raw / "raw"], records, workers)
+    directories = sorted(d.relative_to(records) for d in records.glob("Location_*/Subject_*/Action_*"))
+    seen = [d for d in directories if AVIA_SPEC.numbers_of(d)[1] <= 6]
+    unseen = [d for d in directories if AVIA_SPEC.numbers_of(d)[1] > 6]
+    lists = {split: _write_list(records / "identity_lists" / f"{split}.txt", records, seen, seconds)
+             for split, seconds in IDENTITY_SECONDS.items()}
+    with lists["testing"].open("a") as test:
+        test.write(_write_list(records / "identity_lists" / "unseen.txt", records, unseen, range(1, 31)).read_text())
+    epochs = max(2, round(30 * scale))
+    result: dict = {"epochs": epochs, "seed": seed, "recordings": len(directories)}
+    for targets in ("subject", "own"):
+        name = f"content_identity_{targets}_seed{seed}"
+        summary = _train(["--recipe", "s_content_identity", "--identity_targets", targets,
+                          "--train_file", str(lists["training"]), "--valid_file", str(lists["validation"]),
+                          "--checkpoint_dir", str(runs), "--exp_name", name, "--num_epochs", str(epochs),
+                          "--seed", str(seed)])
+        trials = runs / name / "trials.txt"
+        # Both variants start from the same weights (the seed's): one random-init baseline.
+        for key, random_init in ((targets, False), *((("random_init", True),) if targets == "own" else ())):
+            found = evaluate_run(runs / name, test_file=str(lists["testing"]), random_init=random_init,
+                                 trials=str(trials) if trials.is_file() else None, trials_out=trials)["identity"]
+            result[key] = {"eer": {scorer: found["eer"][scorer] for scorer in found["eer"] if scorer != "trials"},
+                           "trials": found["eer"]["trials"], "content_top1": found["content_top1"],
+                           "content_chance": found["content_chance"], "clips": found["clips"]}
+            if not random_init:
+                result[key]["validation"] = {k: summary["logs"].get(f"val_{k}")
+                                             for k in ("identity_accuracy", "content_accuracy")}
+            print(json.dumps({key: result[key]}), file=sys.stderr, flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="build/learning")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", choices=("self_supervised", "distillation", "sync"))
+    parser.add_argument("--only", choices=("self_supervised", "distillation", "sync", "identity"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the training crops")
     parser.add_argument("--cross_modal_weight", type=float, default=0.0,
                         help="weight of main.py's cross-modal identity loss added to (A)'s objective")
@@ -210,7 +267,8 @@ def main() -> None:
                                                            args.cross_modal_weight, args.map_agreement_weight,
                                                            args.mirror)),
                ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed, args.temperature)),
-               ("sync", lambda: synchronisation(out, args.scale, args.workers, args.seed)))
+               ("sync", lambda: synchronisation(out, args.scale, args.workers, args.seed)),
+               ("identity", lambda: identity(out, args.scale, args.workers, args.seed)))
     for name, bench in benches:
         if args.only in (None, name):
             start = time.perf_counter()

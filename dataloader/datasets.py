@@ -69,6 +69,7 @@ class DatasetSpec:
     class_label: str  # the loader's name of the label a classifier predicts
     class_names: tuple[str, ...]
     identity: tuple[str, ...]  # the loader's labels that together tell one recording from another
+    subject: str | None  # the loader's label of who performs in a recording (None: recordings name nobody)
     levels: tuple[Level, ...]  # the raw tree's directory levels, outermost first
     audio_suffix: str  # the raw audio frames' file type
     video_suffix: str  # the raw video frames' file type
@@ -149,6 +150,7 @@ ACIVW_SPEC = DatasetSpec(
     class_names=("train", "boat", "drone", "fountain", "drill", "razor", "hair_dryer", "hoover", "shopping_cart",
                  "traffic"),
     identity=("classes", "video_index"),
+    subject=None,
     levels=(Level("class_{}", 0, "classes"), Level("data_{:03d}", 1, "location")),
     audio_suffix=".dc", video_suffix=".bmp",
     raw_labels=lambda numbers: {"classes": numbers[0], "location": numbers[1]},
@@ -167,6 +169,7 @@ AVIA_SPEC = DatasetSpec(
                  "knocking", "hammering", "peanut_breaking", "paper_ripping", "plastic_crumpling", "paper_shaking",
                  "stick_dropping"),
     identity=("action", "location", "subject"),
+    subject="subject",
     levels=(Level("Location_{:02d}", 1, "location"), Level("Subject_{:02d}", 1, "subject"),
             Level("Action_{:03d}", 0, "action")),
     audio_suffix=".npy", video_suffix=".jpeg",

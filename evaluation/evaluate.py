@@ -1,5 +1,7 @@
 """Evaluates a run (its best checkpoint, a given one, or its stage randomly initialised) on
-split lists: kNN, cross-modal retrieval, classification and sound-source localisation.
+split lists: kNN, cross-modal retrieval, classification and sound-source localisation (a
+sync or content_identity run: offset prediction or verification, `evaluation.sync`,
+`evaluation.identity`).
 
 The stage is rebuilt from the run's `config.json` (the effective flags main.py wrote) with
 main.py's own functions (`trainer.plan.complete`, `trainer.experiment.build`,
@@ -52,7 +54,7 @@ import tensorflow as tf
 
 from dataloader.camera import IMAGE_SIZE
 from dataloader.config import ACOUSTIC_IMAGE
-from evaluation import localise, metrics, sync
+from evaluation import identity, localise, metrics, sync
 from evaluation.extract import Extraction, Extractor
 from evaluation.report import MAP_NAMES, flat_metrics, write_tensorboard
 from logger.callbacks import write_hparams
@@ -151,7 +153,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
                  raw_root: str | Path | None = None, batch_size: int | None = None, runs: int = 5,
                  knn_crops: int = 1, tolerance: float = localise.DEFAULT_TOLERANCE,
                  tensorboard: str | Path | None = None, name: str | None = None,
-                 candidates: Sequence[float] | None = None) -> dict:
+                 candidates: Sequence[float] | None = None, trials: str | None = None,
+                 trials_out: str | Path | None = None, clip_seconds: int = identity.CLIP_SECONDS) -> dict:
     """Evaluates a run's stage on test windows (kNN also on training and validation ones).
 
     The stage comes from `run_dir`'s config.json, updated with `config` (or from `config`
@@ -159,7 +162,11 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     "DualCamHybridNet", "train_file": ...}); lists default to the configuration's. Weights:
     `checkpoint`, else the run's best (`run_checkpoint`), or none with `random_init`.
     `raw_root` enables localisation; `tensorboard` is a directory to write the projector
-    embeddings, the confusion matrix image and the results as hparams into.
+    embeddings, the confusion matrix image and the results as hparams into. A sync run is
+    measured by offset prediction over `candidates` ("sync": `evaluation.sync`); a
+    content_identity run by verification on clips of `clip_seconds` with the trials of
+    `trials`, else trials made from the test list and written to `trials_out`
+    ("identity": `evaluation.identity`).
 
     Returns {"name", "run": {what was evaluated}, "samples": {"test", "validation",
     "train_per_run"}, and as the stage allows: "triplet_accuracy", "knn": {feature:
@@ -189,9 +196,13 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
            "stage": planned.stage, "flavour": planned.flavour, "networks": planned.networks,
            **{key: getattr(config, key) for key in ("train_file", "valid_file", "test_file")}}
     name = name or f"{config.exp_name}{' (random init)' if random_init else ''}"
-    if planned.stage == "sync":
-        results = {"name": name, "run": run,
-                   "sync": sync.evaluate_stage(stage, planned, config, candidates)}
+    # Stages measured their own way: the results' section and how.
+    own = {"sync": ("sync", lambda: sync.evaluate_stage(stage, planned, config, candidates)),
+           "content_identity": ("identity", lambda: identity.evaluate_stage(
+               stage, planned, config, trials, None if trials_out is None else str(trials_out), clip_seconds))}
+    if planned.stage in own:
+        section, measure = own[planned.stage]
+        results = {"name": name, "run": run, section: measure()}
         if tensorboard is not None:
             settings = {key: value for key, value in config.as_dict().items()
                         if key not in ("networks", "config_changes")}

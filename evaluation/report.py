@@ -27,7 +27,7 @@ def flat_metrics(results: dict) -> dict[str, float]:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[prefix] = float(value)
 
-    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation", "sync"):
+    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation", "sync", "identity"):
         if results.get(section) is not None:
             walk(section, results[section])
     return flat
@@ -92,6 +92,7 @@ def _rows(results: dict) -> list[tuple[str, str]]:
             if value is not None:
                 rows.append((f"  accuracy of {name}", f"{value:.3f}"))
     rows.extend(_sync_rows(results.get("sync")))
+    rows.extend(_identity_rows(results.get("identity")))
     localisation = results.get("localisation")
     if localisation:
         tolerance = localisation["tolerance_px"]
@@ -124,6 +125,26 @@ def _sync_rows(sync: dict | None) -> list[tuple[str, str]]:
         rows.append((f"{method}: error mean / sd ms", f"{scores['mean_error_ms']:.0f} / {scores['sd_error_ms']:.0f}"))
         for group, values in scores["by_group"].items():
             rows.append((f"  {method}: accuracy, {group}", f"{values['accuracy']:.3f}"))
+    return rows
+
+
+IDENTITY_SCORERS = (("identity", "audio identity"), ("video_identity", "video identity"),
+                    ("content", "audio content"), ("mean_mfcc", "mean-MFCC cosine"), ("chance", "chance"))
+
+
+def _identity_rows(identity: dict | None) -> list[tuple[str, str]]:
+    """Verification: clips and trials, each scorer's EER over all trials and the seen and
+    unseen subjects' ones, and content top-1 against chance."""
+    if not identity:
+        return []
+    eer = identity["eer"]
+    rows = [("clips", f"{identity['clips']} of {identity['clip_seconds']} s, {identity['crops']} crops each")]
+    for group, counts in eer["trials"].items():
+        rows.append((f"trials, {group} (same / different)", f"{counts['same']} / {counts['different']}"))
+    for key, scorer in IDENTITY_SCORERS:
+        for group, value in eer[key].items():
+            rows.append((f"{scorer}: EER, {group}", "-" if value is None else f"{100 * value:.1f} %"))
+    rows.append(("content top-1 (chance)", f"{identity['content_top1']:.3f} ({identity['content_chance']:.3f})"))
     return rows
 
 

@@ -18,10 +18,12 @@ from collections.abc import Callable, Mapping
 
 import keras
 
-from dataloader.camera import ACOUSTIC_IMAGE_SHAPE
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, AVIA, FLAVOURS
 from models.avmodel import avmodel
+from models.content_identity import SAMPLE_FRAMES, content_identity_audio, content_identity_video
+from models.content_identity import VIDEO_SIZE as CONTENT_IDENTITY_VIDEO
 from models.dualcamnet import dualcamnet, dualcamnet_v2, dualcamnet_v2_teacher
 from models.hearnet import hearnet_a, hearnet_b
 from models.resnet import resnet18_v1, resnet50, temporal_resnet50
@@ -115,6 +117,12 @@ SPECS = (
               video=(CROP_VIDEO_SIZE[0], CROP_VIDEO_SIZE)),  # (64,)
     ModelSpec("sync_acoustic_image", sync_acoustic_image, {ACOUSTIC_IMAGE: _SYNC_ACOUSTIC}, _window, {}),  # (64,)
     ModelSpec("sync_audio", sync_audio, {AUDIO: (WINDOW_SAMPLES, 1)}, _window, {}),  # (64,)
+    # The SyncNet trainer's trunks, on 2-s crops the content_identity stage cuts: per step [content, identity].
+    ModelSpec("content_identity_video", content_identity_video,
+              {VIDEO_FRAMES: (SAMPLE_FRAMES, *CONTENT_IDENTITY_VIDEO, 3)}, _frame_shape, {},
+              video=(CONTENT_IDENTITY_VIDEO[0], CONTENT_IDENTITY_VIDEO)),  # (12, 2, 128)
+    ModelSpec("content_identity_audio", content_identity_audio, {AUDIO: (SAMPLE_FRAMES * FRAME_SAMPLES, 1)}, _window,
+              {}),  # (12, 2, 128)
 )
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 # (a paper's name, flavour) -> registry name

@@ -31,7 +31,7 @@ from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, SAMPLE_RATE
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO, VIDEO_FRAMES
 from dataloader.features import mfcc
 from models.functional import Functional
-from models.layers import CLASSIFIER, PACKAGE, check_mode, output
+from models.layers import CLASSIFIER, PACKAGE, SHORT_RUN_MOMENTUM, check_mode, output
 
 WINDOW_FRAMES = 5  # video frames of a window: 417 ms at 12 fps
 WINDOW_SAMPLES = WINDOW_FRAMES * FRAME_SAMPLES  # the audio of the same span, 5120 samples
@@ -46,10 +46,6 @@ CROP = 64
 # the contrastive margin, and pairs out of sync are pushed apart from the first step; at 1 they
 # start near 6 and hundreds of steps only shrink every distance.
 LAST_SCALE = 0.1
-# Keras' 0.99 keeps a hundred steps in the inference statistics, and a sync run on a few minutes
-# of recordings takes a few hundred: its validation pairs were judged by statistics of weights
-# long gone (accuracy 0.50 on validation, 0.70 in training, after 100 steps).
-BATCH_NORM_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -131,14 +127,14 @@ class CropAroundPeak(layers.Layer):
 def _stream(x, kernel: int, padding: str, prefix: str):
     for index, filters in enumerate(FILTERS, start=1):
         x = layers.Conv2D(filters, kernel, padding=padding, name=f"{prefix}_conv{index}")(x)
-        x = layers.BatchNormalization(axis=-1, momentum=BATCH_NORM_MOMENTUM, name=f"{prefix}_bn{index}")(x)
+        x = layers.BatchNormalization(axis=-1, momentum=SHORT_RUN_MOMENTUM, name=f"{prefix}_bn{index}")(x)
         x = layers.ReLU(name=f"{prefix}_relu{index}")(x)
         x = layers.MaxPooling2D(2, name=f"{prefix}_pool{index}")(x)
     x = layers.Flatten(name=f"{prefix}_flatten")(x)
     for index in (1, 2):
         x = layers.Dense(EMBEDDING_SIZE, name=f"{prefix}_fc{index}")(x)
         scale = keras.initializers.Constant(LAST_SCALE if index == 2 else 1.0)
-        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, gamma_initializer=scale,
+        x = layers.BatchNormalization(momentum=SHORT_RUN_MOMENTUM, gamma_initializer=scale,
                                       name=f"{prefix}_fc{index}_bn")(x)
         x = layers.ReLU(name=f"{prefix}_fc{index}_relu")(x)
     return x
@@ -186,5 +182,6 @@ def sync_crop(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = W
 def sync_audio(mode: str = CLASSIFIER, num_classes: int = 10, num_samples: int = WINDOW_SAMPLES) -> keras.Model:
     """Input audio (batch, 5120, 1), one microphone's samples -> embedding (batch, 64)."""
     audio = keras.Input((num_samples, 1), name=AUDIO)
-    x = StandardiseWindow(name="standardise")(Mfcc(name="mfcc")(audio))
+    # Raw samples reach 2^31: float16 (to 65,504), under a mixed policy, would make them infinite.
+    x = StandardiseWindow(name="standardise")(Mfcc(name="mfcc", dtype="float32")(audio))
     return Functional(audio, _head(_stream(x, 3, "same", "audio"), mode, num_classes), name="sync_audio")

@@ -12,7 +12,9 @@ from trainer.losses import (
     distillation_loss,
     embedding_distances,
     map_agreement_loss,
+    matching_cross_entropy,
     same_identity,
+    scaled_cosines,
     triplet_counts,
 )
 
@@ -39,6 +41,28 @@ def test_attention_distance_is_zero_for_uniform_video():
     np.testing.assert_allclose(attention_distances(audio, video).numpy(), 0.0, atol=1e-6)
 
 
+def _matching_cross_entropy(logits, positives=None):
+    """By hand: each row's target is its diagonal entry, the softmax over the row's kept
+    entries only (the diagonal and every pair not marked positive); the same over the
+    columns; the two means averaged. Any leading axes are batch axes."""
+    logits = np.asarray(logits, np.float64)
+    count = logits.shape[-1]
+    if positives is None:
+        positives = np.zeros(logits.shape, bool)
+    kept = ~np.broadcast_to(np.asarray(positives, bool), logits.shape) | np.eye(count, dtype=bool)
+
+    def mean_over_rows(z, keep):
+        losses = []
+        for index in np.ndindex(*z.shape[:-2]):
+            for i in range(count):
+                row = z[index][i][keep[index][i]]
+                losses.append(-z[index][i, i] + np.log(np.sum(np.exp(row))))
+        return np.mean(losses)
+
+    columns = np.swapaxes(logits, -1, -2), np.swapaxes(kept, -1, -2)
+    return 0.5 * (mean_over_rows(logits, kept) + mean_over_rows(*columns))
+
+
 def _cross_entropy(targets, logits):
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -46,7 +70,7 @@ def _cross_entropy(targets, logits):
 
 
 def test_cross_modal_identity_loss_by_hand(rng):
-    # recordings 0, 0, 1: the first two rows each spread their target over two positives
+    # recordings 0, 0, 1: the first two rows (and columns) each spread their target over two positives
     ids = np.array([0, 0, 1])
     audio = rng.normal(size=(3, 5)).astype(np.float32)
     video = rng.normal(size=(3, 5)).astype(np.float32)
@@ -58,13 +82,94 @@ def test_cross_modal_identity_loss_by_hand(rng):
     assert got == pytest.approx(expected, rel=1e-5)
 
 
+def test_matching_cross_entropy_with_positives_as_targets(rng):
+    # subjects 0, 0, 1, 0 in each of two batches: rows 0, 1 and 3 spread their target over three
+    subjects = np.array([0, 0, 1, 0])
+    positives = np.broadcast_to(subjects[:, None] == subjects[None, :], (2, 4, 4))
+    logits = rng.normal(scale=3.0, size=(2, 4, 4)).astype(np.float32)
+    targets = positives / positives.sum(axis=-1, keepdims=True)
+    expected = np.mean([0.5 * (_cross_entropy(targets[b], logits[b].astype(np.float64))
+                               + _cross_entropy(targets[b].T, logits[b].T.astype(np.float64))) for b in range(2)])
+    got = matching_cross_entropy(logits, positives, positives_are_targets=True).numpy()
+    assert got == pytest.approx(expected, rel=1e-5)
+    # without positives every row has one target, whichever the mode
+    alone = matching_cross_entropy(logits, np.zeros((2, 4, 4), bool), positives_are_targets=True).numpy()
+    assert alone == pytest.approx(_matching_cross_entropy(logits), rel=1e-5)
+
+
 def test_cross_modal_identity_loss_is_low_when_pairs_match():
     embeddings = np.eye(4, dtype=np.float32)
     matched = cross_modal_identity_loss(embeddings, embeddings, same_identity(np.arange(4))).numpy()
     swapped = cross_modal_identity_loss(embeddings, embeddings[::-1], same_identity(np.arange(4))).numpy()
-    # matched: -log(e^10 / (e^10 + 3)), swapped: the positive scores 0 against one 10
+    # every id distinct, so every row has one target; the default scale is 10, so the logits are
+    # 10 * cos. Matched: 10 on the diagonal, 0 elsewhere, every row and column
+    # -log(e^10 / (e^10 + 3)). Swapped: video j is audio 3 - j, so each diagonal target
+    # scores 0 against one 10 and two 0s, -log(1 / (e^10 + 3)) = log(e^10 + 3) > 10.
     assert matched == pytest.approx(-np.log(np.exp(10) / (np.exp(10) + 3)), rel=1e-3)
-    assert swapped > 9.0
+    assert swapped == pytest.approx(np.log(np.exp(10) + 3), rel=1e-5)
+
+
+def test_matching_cross_entropy_of_batched_content_logits(rng):
+    # the content loss: each clip's T x T matrix of video step t against audio step s,
+    # targets the own time step, nothing masked
+    logits = rng.normal(scale=3.0, size=(2, 5, 5)).astype(np.float32)
+    z = logits.astype(np.float64)
+    rows = -np.einsum("btt->bt", z) + np.log(np.exp(z).sum(axis=2))
+    columns = -np.einsum("btt->bt", z) + np.log(np.exp(z).sum(axis=1))
+    expected = 0.5 * (rows.mean() + columns.mean())
+    assert _matching_cross_entropy(logits) == pytest.approx(expected, rel=1e-12)
+    assert matching_cross_entropy(logits).numpy() == pytest.approx(expected, rel=1e-5)
+    # each clip is its own softmax: the clips' order does not matter, the audio steps' does
+    assert matching_cross_entropy(logits[::-1]).numpy() == pytest.approx(expected, rel=1e-5)
+    shuffled = logits[:, :, [1, 0, 2, 3, 4]]
+    assert matching_cross_entropy(shuffled).numpy() != pytest.approx(expected, rel=1e-3)
+
+
+def test_matching_cross_entropy_masks_same_subject_pairs(rng):
+    # the identity loss: clips 0 and 1 are of one subject, their pairs are no negatives
+    subjects = np.array([0, 0, 1, 2])
+    positives = subjects[:, None] == subjects[None, :]
+    logits = rng.normal(scale=3.0, size=(4, 4)).astype(np.float32)
+    loss = matching_cross_entropy(logits, positives).numpy()
+    assert loss == pytest.approx(_matching_cross_entropy(logits, positives), rel=1e-5)
+    assert loss != pytest.approx(_matching_cross_entropy(logits), rel=1e-3)
+    # a masked same-subject pair is in no softmax: its logit changes nothing, not even a bit
+    masked = logits.copy()
+    masked[0, 1], masked[1, 0] = 50.0, -50.0
+    assert matching_cross_entropy(masked, positives).numpy() == loss
+    # an unmasked negative is in two softmaxes (row 0, column 2): raising it raises the loss
+    negative = logits.copy()
+    negative[0, 2] += 5.0
+    raised = matching_cross_entropy(negative, positives).numpy()
+    assert raised == pytest.approx(_matching_cross_entropy(negative, positives), rel=1e-5)
+    assert raised > loss + 0.01
+
+
+def test_matching_cross_entropy_ignores_a_common_bias(rng):
+    subjects = np.array([0, 1, 1, 2, 0])
+    positives = same_identity(subjects)
+    logits = rng.normal(scale=3.0, size=(5, 5)).astype(np.float32)
+    for mask in (None, positives):
+        loss = matching_cross_entropy(logits, mask).numpy()
+        assert loss > 0.1
+        assert matching_cross_entropy(logits + 7.5, mask).numpy() == pytest.approx(loss, rel=1e-5)
+        assert matching_cross_entropy(logits - 5.0, mask).numpy() == pytest.approx(loss, rel=1e-5)
+
+
+def test_scaled_cosines_by_hand(rng):
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    y = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    expected = np.zeros((2, 3, 5))
+    for b, n, m in itertools.product(range(2), range(3), range(5)):
+        cosine = x[b, n] @ y[b, m] / (np.linalg.norm(x[b, n]) * np.linalg.norm(y[b, m]))
+        expected[b, n, m] = 4.5 * cosine - 2.0
+    got = scaled_cosines(x, y, 4.5, -2.0).numpy()
+    assert got.shape == (2, 3, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # the bias defaults to 0, and a learned scale and bias may be variables
+    np.testing.assert_allclose(scaled_cosines(x, y, 4.5).numpy(), expected + 2.0, rtol=1e-5, atol=1e-5)
+    got = scaled_cosines(x, y, tf.Variable(4.5), tf.Variable(-2.0)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_map_agreement_loss_by_hand(rng):

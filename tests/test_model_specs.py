@@ -28,6 +28,7 @@ INPUTS = {
     "avmodel": (VIDEO_FRAMES, ACOUSTIC_IMAGE),
     "sync_video": (VIDEO_FRAMES,), "sync_crop": (VIDEO_FRAMES, ACOUSTIC_IMAGE),
     "sync_acoustic_image": (ACOUSTIC_IMAGE,), "sync_audio": (AUDIO,),
+    "content_identity_video": (VIDEO_FRAMES,), "content_identity_audio": (AUDIO,),
 }
 WEIGHTS_FLAGS = {"soundnet5": "soundnet_weights", "resnet50": "resnet50_weights",
                  "temporal_resnet50": "resnet50_weights", "avmodel": "resnet50_weights"}
@@ -46,6 +47,8 @@ SIZES = {
     # The sync streams take 5-frame windows, whatever the sample's length.
     "sync_video": {"frame_shape": (112, 160, 3)}, "sync_crop": {"frame_shape": (112, 160, 3)},
     "sync_acoustic_image": {}, "sync_audio": {},
+    # So do the content and identity trunks, 2-s crops the stage cuts.
+    "content_identity_video": {"frame_shape": (112, 160, 3)}, "content_identity_audio": {},
 }
 # The sync stage's samples: every frame of 3 s, at the video size each visual stream takes.
 SYNC = LoaderConfig(AVIA, (VIDEO_FRAMES, ACOUSTIC_IMAGE, AUDIO), sample_length=3, nr_frames=36, video_short_side=72,
@@ -59,6 +62,7 @@ PAPER_LOADERS = {
     "avmodel": presets.PRESETS["distill_resnet50_b"],
     "sync_video": SYNC, "sync_crop": dataclasses.replace(SYNC, video_short_side=144, video_size=(144, 192)),
     "sync_acoustic_image": SYNC, "sync_audio": SYNC,
+    "content_identity_video": SYNC, "content_identity_audio": SYNC,  # every frame of 3 s, 72 x 96
 }
 
 
@@ -92,7 +96,8 @@ def test_inputs_weights_flags_and_video_crops():
     assert {name: spec.weights_flag for name, spec in MODELS.items()} == {name: WEIGHTS_FLAGS.get(name)
                                                                           for name in MODELS}
     assert {name: spec.video for name, spec in MODELS.items() if spec.video} == {
-        "resnet18_v1": (224, (224, 298)), "sync_video": (72, (72, 96)), "sync_crop": (144, (144, 192))}
+        "resnet18_v1": (224, (224, 298)), "sync_video": (72, (72, 96)), "sync_crop": (144, (144, 192)),
+        "content_identity_video": (72, (72, 96))}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -22,6 +22,8 @@ SMALL = {
     "temporal_resnet50": {"num_frames": 2, "frame_shape": (64, 64, 3)},
     "avmodel": {"video_frames": 2, "acoustic_frames": 4, "frame_shape": (64, 64, 3)},
     "sync_video": {}, "sync_crop": {}, "sync_acoustic_image": {}, "sync_audio": {},  # windows are small
+    "content_identity_video": {"num_frames": 4, "frame_shape": (24, 32, 3)},
+    "content_identity_audio": {"num_samples": 4 * 1024},
 }
 EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "dualcamnet": (24, 12, 16, 128),
@@ -35,10 +37,12 @@ EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "temporal_resnet50": (5, 2048),
     "avmodel": (5, 3072),
     "sync_video": (64,), "sync_crop": (64,), "sync_acoustic_image": (64,), "sync_audio": (64,),
+    "content_identity_video": (12, 2, 128), "content_identity_audio": (12, 2, 128),  # [content, identity] per step
 }
 # (A)'s and the sync streams' default to ACIVW's 10 classes; the rest are (B)'s, 14.
 PAPER_CLASSES = {"dualcamnet": 10, "hearnet_a": 10, "resnet18_v1": 10, "sync_video": 10, "sync_crop": 10,
-                 "sync_acoustic_image": 10, "sync_audio": 10}
+                 "sync_acoustic_image": 10, "sync_audio": 10,
+                 "content_identity_video": 9, "content_identity_audio": 9}  # AVIA's subjects
 
 
 def slow_if_in(slow, names=MODELS):
@@ -58,7 +62,8 @@ def random_inputs(model, batch, seed=0):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known models: avmodel, dualcamnet, dualcamnet_v2") as error:
+    with pytest.raises(ValueError, match="known models: avmodel, content_identity_audio, content_identity_video, "
+                       "dualcamnet, dualcamnet_v2") as error:
         build_model("resnet_18")
     assert all(name in str(error.value) for name in MODELS)
     assert set(MODELS) == set(SMALL) == set(EMBEDDING_SHAPES)
@@ -155,6 +160,16 @@ SYNC_STREAMS = {
     "sync_acoustic_image": sync_stream((5, 5), 9 * 12, 1 * 2 * 128),  # 36 x 48 -> 1 x 2
     "sync_audio": sync_stream((3, 3), 1, 2 * 1 * 128),  # 20 x 13 MFCCs, padded -> 2 x 1
 }
+# The content and identity trunks: each conv and fc with its batch norm; a head is fc 256, batch norm, fc 128.
+CONTENT_IDENTITY_HEAD = dense(256, 256) + bn(256) + dense(256, 128)
+CONTENT_IDENTITY_TRUNKS = {
+    # log-mel 96 x 40: 3 x 3 convs of 32, 64, 128, 256 (bands pooled to 5), then 1 x 5 of 256
+    "content_identity_audio": sum(conv((3, 3), a, b) + bn(b) for a, b in ((1, 32), (32, 64), (64, 128), (128, 256)))
+    + conv((1, 5), 256, 256) + bn(256),
+    # 24 x 72 x 96 x 3: 3 x 5 x 5 of 32, 3 x 3 x 3 of 64 and 128 (pixels pooled to 4 x 6), then 1 x 4 x 6 of 256
+    "content_identity_video": conv((3, 5, 5), 3, 32) + bn(32) + conv((3, 3, 3), 32, 64) + bn(64)
+    + conv((3, 3, 3), 64, 128) + bn(128) + conv((1, 4, 6), 128, 256) + bn(256),
+}
 EXPECTED_PARAMETERS = {
     ("dualcamnet", EMBEDDING): DUALCAMNET_MAP,
     ("dualcamnet", CLASSIFIER): DUALCAMNET_MAP + dense(128, 10),
@@ -178,6 +193,9 @@ EXPECTED_PARAMETERS = {
     ("avmodel", CLASSIFIER): resnet50_features() + DUALCAMNET_V2_FULL1 + dense(3072, 1000) + HEAD_B,
     **{(name, EMBEDDING): stream for name, stream in SYNC_STREAMS.items()},
     **{(name, CLASSIFIER): stream + dense(64, 10) for name, stream in SYNC_STREAMS.items()},
+    **{(name, EMBEDDING): trunk + 2 * CONTENT_IDENTITY_HEAD for name, trunk in CONTENT_IDENTITY_TRUNKS.items()},
+    **{(name, CLASSIFIER): trunk + CONTENT_IDENTITY_HEAD + dense(128, 9)
+       for name, trunk in CONTENT_IDENTITY_TRUNKS.items()},
 }
 
 
@@ -311,6 +329,14 @@ def test_mixed_precision_and_xla_train_every_model(name, mixed_float16):
     assert np.isfinite(model.train_on_batch(x, y))
     # Float16 convolutions run eagerly on a CPU are slow: the symbolic dtype is enough here.
     assert build_model(name, mode=EMBEDDING, **SMALL[name]).output.dtype == "float32"
+
+
+@pytest.mark.parametrize("name", ["sync_audio", "content_identity_audio"])
+def test_raw_audio_is_read_in_float32_under_mixed_precision(name, mixed_float16):
+    # The DualCam's int32 samples reach 7e8 in simulated speech; float16 ends at 65,504.
+    model = build_model(name, mode=EMBEDDING)
+    audio = np.random.default_rng(0).uniform(-7e8, 7e8, (1, *model.inputs[0].shape[1:])).astype("float32")
+    assert np.all(np.isfinite(model(audio, training=False)))
 
 
 def test_avmodel_learns_a_separable_task():

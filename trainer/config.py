@@ -24,7 +24,7 @@ from trainer.recipes import RECIPES
 
 # trainer.stage_specs.STAGES' keys (a test checks that they agree): the specs import Keras,
 # which main.py's flags, made from these fields, should not wait for.
-STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation", "sync")
+STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation", "sync", "content_identity")
 
 
 class FlagError(ValueError):
@@ -134,6 +134,11 @@ class RunConfig:
     contrastive_margin: float = setting(1.0, "Sync: margin of the contrastive loss (UltraSync's 1)")
     max_offset: float = setting(0.5, "Sync: the largest offset, in seconds either way, of a training record's audio "
                                 "against its video; each sample's windows keep that far from its ends")
+    identity_targets: str = setting("subject", "Content_identity: what a clip's identity must pick across the batch: "
+                                    "subject, every clip of its subject (the other modality's, its share spread "
+                                    "evenly); own, its own clip only, the others of its subject left out of the "
+                                    "softmax (the original's pairing, without counting them as negatives)",
+                                    choices=("subject", "own"))
     lambda_value: float = setting(0.5, "Distillation: weight of the teacher's soft targets")
     temperature_value: float = setting(1.0, "Distillation: softmax temperature")
     distillation_form: str = setting("standard", "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s "

@@ -13,7 +13,8 @@ falls with the sound's energy: only where the two maps agree matters.
 
 Beyond (A), SyncNet's identity loss compares the pooled features across modalities, which
 the triplets of the maps never do directly, and the map agreement asks the video map to put
-its mass where the audio map does.
+its mass where the audio map does. SyncNet's scaled-cosine cross-entropy is also the whole
+objective of the content_identity stage (`trainer.content_identity`).
 """
 from __future__ import annotations
 
@@ -102,21 +103,45 @@ def triplet_counts(distances: tf.Tensor, positives: tf.Tensor) -> tuple[tf.Tenso
     return correct, tf.reduce_sum(tf.cast(valid, tf.float32))
 
 
+def scaled_cosines(x: tf.Tensor, y: tf.Tensor, scale, bias=0.0) -> tf.Tensor:
+    """SyncNet's logits: (..., N, D) and (..., M, D) -> (..., N, M) scale * cos(x_n, y_m) + bias."""
+    cosines = tf.matmul(l2_normalise(tf.cast(x, tf.float32)), l2_normalise(tf.cast(y, tf.float32)), transpose_b=True)
+    return tf.cast(scale, tf.float32) * cosines + tf.cast(bias, tf.float32)
+
+
+def matching_cross_entropy(logits: tf.Tensor, positives: tf.Tensor | None = None,
+                           positives_are_targets: bool = False) -> tf.Tensor:
+    """Cross-entropy of (..., N, N) logits of x_n against y_m whose target is the pair's own
+    match, the diagonal: each row over the y (x to y) and each column over the x (y to x),
+    the two means averaged. `positives` (..., N, N), symmetric, marks other pairs of one
+    identity (two clips of one subject, two windows of one recording), which are never
+    negatives (SyncNet counted them): left out of both softmaxes, or, with
+    `positives_are_targets`, targets too, each row's (column's) target spread evenly over
+    its diagonal entry and its positives. A bias added to every logit changes no softmax."""
+    logits = tf.cast(logits, tf.float32)
+    diagonal = tf.eye(tf.shape(logits)[-1], dtype=tf.bool)
+    if positives is None:
+        positives = tf.broadcast_to(diagonal, tf.shape(logits))
+    positives = tf.logical_or(tf.cast(positives, tf.bool), diagonal)
+    if not positives_are_targets:
+        logits = tf.where(tf.logical_and(positives, tf.logical_not(diagonal)), tf.float32.min, logits)
+        positives = tf.broadcast_to(diagonal, tf.shape(logits))
+    targets = tf.cast(positives, tf.float32)
+    rows = tf.nn.softmax_cross_entropy_with_logits(targets / tf.reduce_sum(targets, axis=-1, keepdims=True), logits)
+    columns = tf.nn.softmax_cross_entropy_with_logits(
+        tf.linalg.matrix_transpose(targets / tf.reduce_sum(targets, axis=-2, keepdims=True)),
+        tf.linalg.matrix_transpose(logits))
+    return 0.5 * (tf.reduce_mean(rows) + tf.reduce_mean(columns))
+
+
 def cross_modal_identity_loss(audio: tf.Tensor, video: tf.Tensor, positives: tf.Tensor,
                               scale: float = DEFAULTS.cross_modal_scale) -> tf.Tensor:
-    """SyncNet's identity loss across modalities: cross-entropy over the (B, B) scaled
-    cosines of audio and video embeddings, audio to video and video to audio, the targets
-    spread evenly over each row's positives (several windows of one recording may share a
-    batch). SyncNet's logits are w * cos + b; a softmax over a row does not see b, so only
-    the scale w is kept, fixed."""
-    logits = scale * tf.matmul(l2_normalise(tf.cast(audio, tf.float32)), l2_normalise(tf.cast(video, tf.float32)),
-                               transpose_b=True)
-    targets = tf.cast(positives, tf.float32)
-    audio_to_video = tf.nn.softmax_cross_entropy_with_logits(
-        targets / tf.reduce_sum(targets, axis=1, keepdims=True), logits)
-    video_to_audio = tf.nn.softmax_cross_entropy_with_logits(
-        tf.transpose(targets / tf.reduce_sum(targets, axis=0, keepdims=True)), tf.transpose(logits))
-    return 0.5 * (tf.reduce_mean(audio_to_video) + tf.reduce_mean(video_to_audio))
+    """SyncNet's identity loss across modalities, on (B, D) audio and video embeddings of the
+    same B samples: `matching_cross_entropy` of their scaled cosines, each sample's audio
+    matched with the videos of its recording (`positives`, several windows of one recording
+    may share a batch) and the reverse, the targets spread evenly over them. The scale is
+    fixed here; the content_identity stage learns its own."""
+    return matching_cross_entropy(scaled_cosines(audio, video, scale), positives, positives_are_targets=True)
 
 
 def map_agreement_loss(target_maps: tf.Tensor, maps: tf.Tensor) -> tf.Tensor:

@@ -9,7 +9,10 @@ AVIA's 30-s recordings: the acoustic-image teacher on 30 crops of 1 s, the stude
 crops of 5 s. The a_supervised and a_distillation rows are (B)'s student recipes on ACIVW,
 whose recordings are too short for 5-s samples. u_sync, UltraSync's task: 4 samples of 3 s
 from each recording an epoch, each cut into 5-frame windows by the stage, 16 samples a batch
-(UltraSync's 32 pairs in sync become 96), Adam 1e-3.
+(UltraSync's 32 pairs in sync become 96), Adam 1e-3. s_content_identity, the SyncNet
+trainer's task: 6 samples of 3 s from each recording an epoch, every frame, of which the
+stage crops (S)'s 2 s at a random frame, 16 a batch, Adam 1e-3 (the original's SGD at 1e-4
+was for VoxCeleb's million clips; these trunks start from scratch on minutes).
 """
 from __future__ import annotations
 
@@ -51,6 +54,9 @@ RECIPES = {
     "b_distillation": Recipe("distillation", _DISTILLATION, presets.B_STUDENTS, num_epochs=10, **_STUDENTS),
     "u_sync": Recipe("sync", {"model_1": "sync_video", "model_2": "sync_audio"}, presets.U_SYNC, learning_rate=1e-3,
                      batch_size=16, num_epochs=20),
+    "s_content_identity": Recipe("content_identity", {"model_1": "content_identity_video",
+                                                      "model_2": "content_identity_audio"},
+                                 presets.S_CONTENT_IDENTITY, learning_rate=1e-3, batch_size=16, num_epochs=30),
 }
 
 
@@ -62,6 +68,8 @@ def recipe_for(stage: str, flavour: str, acoustic_only: bool) -> str:
         return f"a_{stage}"
     if stage == "sync":
         return "u_sync"
+    if stage == "content_identity":
+        return "s_content_identity"
     if stage == "supervised" and acoustic_only:
         return "b_teacher"
     if stage == "distillation":

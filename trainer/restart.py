@@ -52,7 +52,7 @@ REFUSED_ON_RESUME = {
                     "the input scaling the weights were trained on"),
     **dict.fromkeys(("loss", "margin", "alpha", "hard_from_epoch", "cross_modal_weight", "cross_modal_scale",
                      "map_agreement_weight", "lambda_value", "temperature_value", "distillation_form",
-                     "contrastive_margin"),
+                     "contrastive_margin", "identity_targets"),
                     "the objective the run has been optimising"),
     "batch_norm_decay": "the state's moving averages were kept with it",
     "mixed_precision": "the optimizer's state differs (a loss-scale wrapper) and cannot be restored",

@@ -91,8 +91,8 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
             if sync:
                 callbacks.append(DistanceHistograms(str(logs_dir), batch))
         summary = train(stage, lambda epoch: data.dataset(config.train_file, planned.loader, config, epoch),
-                        validation, config.num_epochs, run_dir.path, planned.monitor, "max", config.save_every_steps,
-                        callbacks, verbose=config.verbose, logs_dir=logs_dir,
+                        validation, config.num_epochs, run_dir.path, planned.monitor, planned.spec.monitor_mode,
+                        config.save_every_steps, callbacks, verbose=config.verbose, logs_dir=logs_dir,
                         describe_batch=lambda epoch, batch: data.describe_batch(config, planned.loader, epoch, batch))
     summary["seconds_in_no_window"] = unused
     if orientation:
@@ -109,7 +109,7 @@ def _project(config: RunConfig, planned: plan.Plan, stage, logs_dir) -> None:
     """The projector shows the features evaluate.py measures: the audio embedding of the
     self-supervised stages (summed audio map, L2-normalised), the logits of the others; none
     for a stage that has neither."""
-    label = planned.dataset.class_label
+    label = getattr(stage, "label_key", planned.dataset.class_label)
     outputs_of = tf.function(stage.outputs)
     features, labels = [], []
     for batch in data.dataset(config.test_file, planned.loader, config, training=False):

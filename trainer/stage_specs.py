@@ -14,8 +14,8 @@ import keras
 from dataloader.camera import FRAMES_PER_SECOND
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO, OFFSET, VIDEO_FRAMES, LoaderConfig
 from dataloader.datasets import DatasetSpec
-from trainer import stages, sync
-from trainer.config import RunConfig
+from trainer import content_identity, stages, sync
+from trainer.config import FlagError, RunConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +32,11 @@ class StageSpec:
     roles: tuple[Role, ...]
     recipe: str  # the recipe (trainer.recipes) whose networks fill the roles no flag names
     metrics: tuple[str, ...]  # what it logs, besides the loss (some only with their weight set)
-    monitor: str  # the validation metric the best checkpoint maximises
+    monitor: str  # the validation metric that picks the best checkpoint ...
     make: Callable[[dict[str, keras.Model], dict[str, tuple[str, ...]], RunConfig, DatasetSpec], stages._Stage]
     # The training loader as the stage needs it, given whether the records carry ground truth.
     loader: Callable[[LoaderConfig, bool], LoaderConfig] | None = None
+    monitor_mode: str = "max"  # ... by its highest value, or its lowest ("min")
 
 
 def _self_supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.SelfSupervised:
@@ -74,6 +75,24 @@ def _sync_loader(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
     return dataclasses.replace(loader, nr_frames=loader.frames_per_sample, truth=(OFFSET,) if with_truth else ())
 
 
+def _content_identity(nets, keys, config: RunConfig, dataset: DatasetSpec) -> content_identity.ContentIdentity:
+    if dataset.subject is None:
+        raise FlagError("flavour", f"the content_identity stage learns who a subject is, and {dataset.flavour} "
+                                   "records name no subject (AVIA's do)")
+    if config.sample_length * FRAMES_PER_SECOND < content_identity.SAMPLE_FRAMES:
+        raise FlagError("sample_length", f"{config.sample_length}: the content_identity stage crops 2 s out of "
+                                         "each sample")
+    return content_identity.ContentIdentity(nets["video_net"], nets["audio_net"], dataset.subject,
+                                            video_key=keys["video_net"][0], audio_key=keys["audio_net"][0],
+                                            subject_targets=config.identity_targets == "subject",
+                                            seed=config.seed)
+
+
+def _every_frame(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
+    """Every frame of a sample: the stage crops 2 s of them."""
+    return dataclasses.replace(loader, nr_frames=loader.frames_per_sample)
+
+
 _VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=True)
 STAGES = {spec.name: spec for spec in (
     StageSpec("self_supervised",
@@ -100,4 +119,10 @@ STAGES = {spec.name: spec for spec in (
                Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True)),
               recipe="u_sync", metrics=("accuracy", "positive_distance", "negative_distance"),
               monitor="val_accuracy", make=_sync, loader=_sync_loader),
+    StageSpec("content_identity",
+              (_VIDEO, Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True)),
+              recipe="s_content_identity",
+              metrics=("content_loss", "identity_loss", "content_accuracy", "identity_accuracy"),
+              # A validation batch's top-1 identity reaches 1 early, and stays: its loss goes on falling.
+              monitor="val_identity_loss", monitor_mode="min", make=_content_identity, loader=_every_frame),
 )}

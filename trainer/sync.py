@@ -28,6 +28,7 @@ from dataloader.config import AUDIO, OFFSET, VIDEO_FRAMES
 from models.sync import WINDOW_FRAMES, WINDOW_SAMPLES
 from trainer import losses
 from trainer.stages import Share, _Stage, across_replicas
+from trainer.windows import audio_windows, frame_windows
 
 THRESHOLD = 0.5  # d below it: "in sync"
 DERANGEMENT_TRIES = 32  # permutations drawn per sample; one without a fixed point is kept
@@ -80,19 +81,6 @@ def euclidean(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(x - y), axis=-1), 1e-7))
 
 
-def frame_windows(frames: tf.Tensor, first: tf.Tensor) -> tf.Tensor:
-    """(B, T, ...) frames, (B, K) first frames -> (B * K, 5, ...) windows."""
-    index = first[..., None] + tf.range(WINDOW_FRAMES)
-    windows = tf.gather(frames, index, batch_dims=1)
-    return tf.reshape(windows, tf.concat([[-1, WINDOW_FRAMES], tf.shape(frames)[2:]], 0))
-
-
-def audio_windows(audio: tf.Tensor, starts: tf.Tensor) -> tf.Tensor:
-    """(B, N, 1) audio, (B, K) first samples -> (B * K, 5120, 1) float32 windows."""
-    index = starts[..., None] + tf.range(WINDOW_SAMPLES)
-    return tf.reshape(tf.cast(tf.gather(audio[..., 0], index, batch_dims=1), tf.float32), (-1, WINDOW_SAMPLES, 1))
-
-
 class Sync(_Stage):
     def __init__(self, visual_net: keras.Model, audio_net: keras.Model, visual_keys: Sequence[str],
                  audio_key: str = AUDIO, windows: int = 2, margin: float = 1.0, seed: int = 0, **kwargs):
@@ -122,8 +110,8 @@ class Sync(_Stage):
         frames = data[self.visual_keys[0]].shape[1]
         offsets = self.offsets(data)
         first = first_frames(frames, audio.shape[1], offsets, self.windows, seed)
-        visual = [frame_windows(data[key], first) for key in self.visual_keys]
-        sound = audio_windows(audio, first * FRAME_SAMPLES + offsets[:, None])
+        visual = [frame_windows(data[key], first, WINDOW_FRAMES) for key in self.visual_keys]
+        sound = audio_windows(audio, first * FRAME_SAMPLES + offsets[:, None], WINDOW_SAMPLES)
         v = tf.cast(self.visual_net(visual[0] if len(visual) == 1 else visual, training=training), tf.float32)
         a = tf.cast(self.audio_net(sound, training=training), tf.float32)
         order = derangements(tf.shape(audio)[0], self.windows, seed if seed is not None else [self.seed, 0])
