@@ -129,7 +129,8 @@ def evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, runs=args.runs, knn_crops=args.knn_crops,
         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
         tensorboard=logs / f"evaluation{suffix}", name=args.name, candidates=candidates, trials=args.trials,
-        trials_out=run.path / f"trials{suffix}.txt", clip_seconds=args.clip_seconds or CLIP_SECONDS,
+        trials_out=run.path / f"trials{suffix}.txt",
+        clip_seconds=CLIP_SECONDS if args.clip_seconds is None else args.clip_seconds,
     )
     out = Path(args.out) if args.out else run.evaluation(args.random_init)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ trainer measured them (`evaluation.verification`):
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ from evaluation.verification import (
     equal_error_rate,
     make_trials,
     read_trials,
+    unit,
     write_trials,
 )
 
@@ -61,10 +63,7 @@ def mean_mfcc(audio: np.ndarray) -> np.ndarray:
 def content_hits(video_content: np.ndarray, audio_content: np.ndarray) -> int:
     """(C, T, D) video and audio content steps -> how many video steps' nearest audio step
     (cosine) is their own."""
-    def normalised(x):
-        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-    cosines = np.einsum("ctd,csd->cts", normalised(video_content), normalised(audio_content))
+    cosines = np.einsum("ctd,csd->cts", unit(video_content), unit(audio_content))
     return int(np.sum(np.argmax(cosines, axis=-1) == np.arange(cosines.shape[1])))
 
 
@@ -91,8 +90,11 @@ def clip_embedder(video_net, audio_net):
     return embed
 
 
-def read_clips(batches, embed, crop_frames: int, subject_key: str, video_key: str, audio_key: str) -> Iterator[Clip]:
-    """The clips of evaluation batches (with the loader's metadata), embedded."""
+def read_clips(batches, embed, crop_frames: int, subject_key: str, video_key: str, audio_key: str,
+               root: str | None = None) -> Iterator[Clip]:
+    """The clips of evaluation batches (with the loader's metadata), embedded; named by
+    their recording's directory relative to `root` (the lists' data root), if given, so that
+    a trial list outlives where the data are."""
     from dataloader.config import FIRST_SECOND, RECORDING
 
     for batch in batches:
@@ -100,13 +102,15 @@ def read_clips(batches, embed, crop_frames: int, subject_key: str, video_key: st
         for i in range(len(batch[RECORDING])):
             video, audio = batch[video_key][i], batch[audio_key][i, :, 0].astype(np.float64)
             recording, first = batch[RECORDING][i].decode(), int(batch[FIRST_SECOND][i])
+            recording = os.path.relpath(recording, root) if root else recording
             found, hits, steps = embed(video, audio, crop_frames)
             yield Clip(clip_name(recording, first, first + len(video) // FRAMES_PER_SECOND - 1), recording,
                        int(np.argmax(batch[subject_key][i])), found, hits, steps)
 
 
-def _eer_or_none(same: np.ndarray, scores: np.ndarray) -> float | None:
-    return equal_error_rate(same, scores) if same.any() and not same.all() else None
+def _both(same: np.ndarray) -> bool:
+    """Whether trials hold the same subject and different ones: an EER needs both."""
+    return bool(same.any() and not same.all())
 
 
 def score(clips: Sequence[Clip], trials: Sequence[Trial], trained_subjects: set[int] | None,
@@ -117,19 +121,20 @@ def score(clips: Sequence[Clip], trials: Sequence[Trial], trained_subjects: set[
     missing = next((name for t in trials for name in (t.first, t.second) if name not in by_name), None)
     if missing is not None:
         raise ValueError(f"{source}: clip {missing} is not among the test list's clips")
-    same = np.array([t.same for t in trials])
+    same = np.array([t.same for t in trials], dtype=bool)
     groups = {"all": np.ones(len(trials), bool)}
     if trained_subjects is not None:
-        seen = np.array([[by_name[name].subject in trained_subjects for name in (t.first, t.second)] for t in trials])
+        seen = np.array([[by_name[name].subject in trained_subjects for name in (t.first, t.second)] for t in trials],
+                        dtype=bool).reshape(-1, 2)
         groups.update(seen=seen.all(axis=1), unseen=~seen.any(axis=1))
     result = {"trials": {group: {"same": int(same[kept].sum()), "different": int((~same[kept]).sum())}
                          for group, kept in groups.items()}}
     for scorer in SCORERS:
         scores = np.array([crop_score(by_name[t.first].embeddings[scorer], by_name[t.second].embeddings[scorer])
                            for t in trials])
-        result[scorer] = {group: _eer_or_none(same[kept], scores[kept]) for group, kept in groups.items()}
-    result["chance"] = {group: 0.5 if same[kept].any() and not same[kept].all() else None
-                        for group, kept in groups.items()}
+        result[scorer] = {group: equal_error_rate(same[kept], scores[kept]) if _both(same[kept]) else None
+                          for group, kept in groups.items()}
+    result["chance"] = {group: 0.5 if _both(same[kept]) else None for group, kept in groups.items()}
     return result
 
 
@@ -160,19 +165,31 @@ def evaluate_stage(stage, planned, config, trials_file: str | None = None, trial
             trials = read_trials(trials_file)
         except ValueError as err:
             raise FlagError("trials", str(err)) from None
+    trained = None
+    if config.train_file:
+        try:
+            trained = list_subjects(config.train_file, config.data_root, planned.dataset)
+        except ValueError as err:  # records of another flavour
+            raise FlagError("train_file", str(err)) from None
     loader = dataclasses.replace(planned.loader, sample_length=clip_seconds, total_length=None, training=False,
                                  nr_frames=clip_seconds * FRAMES_PER_SECOND, mirror=False, truth=())
-    batches = data.dataset(config.test_file, loader, config.replace(deterministic=True, steps_per_epoch=None),
-                           training=False, metadata=True)
+    try:
+        batches = data.dataset(config.test_file, loader, config.replace(deterministic=True, steps_per_epoch=None),
+                               training=False, metadata=True)
+    except ValueError as err:  # no recording as long as a clip
+        raise FlagError("clip_seconds", str(err)) from None
     embed = clip_embedder(stage.video_net, stage.audio_net)
-    clips = list(read_clips(batches, embed, SAMPLE_FRAMES, stage.label_key, stage.video_key, stage.audio_key))
-    if not clips:
-        raise FlagError("clip_seconds", f"{config.test_file}: no recording holds a clip of {clip_seconds} s")
+    clips = list(read_clips(batches, embed, SAMPLE_FRAMES, stage.label_key, stage.video_key, stage.audio_key,
+                            config.data_root))
     if trials is None:
         trials = make_trials([c.name for c in clips], [c.subject for c in clips], [c.recording for c in clips])
+        if not trials:
+            raise FlagError("test_file", f"{config.test_file}: its clips come from one recording; trials pair two")
         if trials_out:
-            write_trials(trials_out, trials)
-    trained = list_subjects(config.train_file, config.data_root, planned.dataset) if config.train_file else None
+            try:
+                write_trials(trials_out, trials)
+            except ValueError as err:
+                raise FlagError("test_file", str(err)) from None
     try:
         eer = score(clips, trials, trained, trials_file or "the trials")
     except ValueError as err:  # a trial list of other clips

@@ -128,8 +128,8 @@ def _sync_rows(sync: dict | None) -> list[tuple[str, str]]:
     return rows
 
 
-IDENTITY_SCORERS = (("identity", "audio identity"), ("video_identity", "video identity"),
-                    ("content", "audio content"), ("mean_mfcc", "mean-MFCC cosine"), ("chance", "chance"))
+IDENTITY_NAMES = {"identity": "audio identity", "video_identity": "video identity", "content": "audio content",
+                  "mean_mfcc": "mean-MFCC cosine"}
 
 
 def _identity_rows(identity: dict | None) -> list[tuple[str, str]]:
@@ -141,9 +141,10 @@ def _identity_rows(identity: dict | None) -> list[tuple[str, str]]:
     rows = [("clips", f"{identity['clips']} of {identity['clip_seconds']} s, {identity['crops']} crops each")]
     for group, counts in eer["trials"].items():
         rows.append((f"trials, {group} (same / different)", f"{counts['same']} / {counts['different']}"))
-    for key, scorer in IDENTITY_SCORERS:
-        for group, value in eer[key].items():
-            rows.append((f"{scorer}: EER, {group}", "-" if value is None else f"{100 * value:.1f} %"))
+    for key, groups in eer.items():
+        for group, value in groups.items() if key != "trials" else ():
+            shown = "-" if value is None else f"{100 * value:.1f} %"
+            rows.append((f"{IDENTITY_NAMES.get(key, key)}: EER, {group}", shown))
     rows.append(("content top-1 (chance)", f"{identity['content_top1']:.3f} ({identity['content_chance']:.3f})"))
     return rows
 

@@ -53,7 +53,11 @@ def make_trials(names: Sequence[str], subjects: Sequence[int], recordings: Seque
 
 
 def write_trials(path: str | Path, trials: Sequence[Trial]) -> None:
-    """The trials as `label file1 file2` lines, written whole or not at all."""
+    """The trials as `label file1 file2` lines, written whole or not at all; a clip name with
+    white space, which the format cannot hold, is a ValueError."""
+    spaced = next((name for t in trials for name in (t.first, t.second) if len(name.split()) != 1), None)
+    if spaced is not None:
+        raise ValueError(f"clip {spaced!r}: a name with white space cannot be written to a 'label file1 file2' list")
     path = Path(path)
     temporary = path.with_name(path.name + ".partial")
     temporary.write_text("".join(f"{int(t.same)} {t.first} {t.second}\n" for t in trials))
@@ -76,14 +80,16 @@ def read_trials(path: str | Path) -> list[Trial]:
     return trials
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """Vectors on the last axis scaled to unit length (zero vectors stay zero)."""
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def crop_score(first: np.ndarray, second: np.ndarray) -> float:
     """The mean of the cosines between every crop embedding (C, D) of one clip and every
     one of the other's."""
-    def normalised(x):
-        x = np.asarray(x, np.float64)
-        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-    return float(np.mean(normalised(first) @ normalised(second).T))
+    return float(np.mean(unit(first) @ unit(second).T))
 
 
 def equal_error_rate(same: Sequence[bool], scores: Sequence[float]) -> float:

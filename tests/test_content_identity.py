@@ -15,7 +15,7 @@ from models.content_identity import CONTENT, EMBEDDING_SIZE, IDENTITY, SAMPLE_FR
 from models.layers import EMBEDDING
 from models.registry import build_model
 from trainer.config import FlagError, RunConfig
-from trainer.content_identity import ContentIdentity, crop_starts
+from trainer.content_identity import ContentIdentity, crop_first_frames
 from trainer.stage_specs import STAGES
 
 FRAMES = 30  # samples of 2.5 s: the centred crop starts at frame 3
@@ -80,16 +80,16 @@ def test_log_mel_has_four_frames_a_video_frame_each_band_standardised(rng):
 
 
 def test_crops_are_uniform_over_the_starts_that_fit_fresh_every_step_and_centred_in_evaluation():
-    draws = np.concatenate([crop_starts(1000, 36, tf.constant([5, step], tf.int64)).numpy()[:, 0]
+    draws = np.concatenate([crop_first_frames(1000, 36, tf.constant([5, step], tf.int64)).numpy()[:, 0]
                             for step in range(3)])
     assert draws.min() == 0 and draws.max() == 12  # 13 starts fit in 3 s
     assert scipy.stats.chisquare(np.bincount(draws, minlength=13)).pvalue > 0.01  # uniform
-    np.testing.assert_array_equal(crop_starts(4, 36, tf.constant([5, 2], tf.int64)),
-                                  crop_starts(4, 36, tf.constant([5, 2], tf.int64)))  # reproducible
-    assert crop_starts(2, 36, None).numpy().tolist() == [[6], [6]]
-    assert crop_starts(1, SAMPLE_FRAMES, tf.constant([1, 1], tf.int64)).numpy().tolist() == [[0]]
+    np.testing.assert_array_equal(crop_first_frames(4, 36, tf.constant([5, 2], tf.int64)),
+                                  crop_first_frames(4, 36, tf.constant([5, 2], tf.int64)))  # reproducible
+    assert crop_first_frames(2, 36, None).numpy().tolist() == [[6], [6]]
+    assert crop_first_frames(1, SAMPLE_FRAMES, tf.constant([1, 1], tf.int64)).numpy().tolist() == [[0]]
     with pytest.raises(ValueError, match="crops 24 frames"):
-        crop_starts(1, 12, None)
+        crop_first_frames(1, 12, None)
 
 
 @pytest.mark.parametrize("subject_targets", [True, False])

@@ -110,22 +110,31 @@ def test_evaluate_writes_trials_scores_them_and_reuses_them(ci_run, speakers, ca
     assert again["trials_file"] == str(reused)
 
 
-def test_a_malformed_trial_list_is_one_line_naming_it(ci_run, speakers, capsys, tmp_path):
+@pytest.mark.parametrize("mistake", ["malformed trials", "clips longer than the recordings", "one recording"])
+def test_a_mistake_is_one_line_naming_its_flag(ci_run, speakers, capsys, tmp_path, mistake):
     bad = tmp_path / "bad.txt"
     bad.write_text("1 a b\n2 c d\n")
+    one = tmp_path / "one.txt"
+    one.write_text("".join(speakers["test"].read_text().splitlines(keepends=True)[:8]))  # one recording's 8 s
+    flags, expected = {
+        "malformed trials": (["--test_file", str(speakers["test"]), "--clip_seconds", "2", "--trials", str(bad)],
+                             f"--trials: {bad}:2"),
+        "clips longer than the recordings": (["--test_file", str(speakers["test"]), "--clip_seconds", "9"],
+                                             "--clip_seconds:"),
+        "one recording": (["--test_file", str(one), "--clip_seconds", "2"], "--test_file:"),
+    }[mistake]
     with pytest.raises(SystemExit) as exit_info:
-        evaluate_script.main(["--checkpoint_dir", str(ci_run["out"]), "--exp_name", "ci", "--test_file",
-                              str(speakers["test"]), "--clip_seconds", "2", "--trials", str(bad)])
+        evaluate_script.main(["--checkpoint_dir", str(ci_run["out"]), "--exp_name", "ci", *flags])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("evaluate.py: error: --trials:") and f"{bad}:2" in error and "\n" not in error
+    assert error.startswith(f"evaluate.py: error: {expected}") and "\n" not in error
 
 
 @pytest.mark.slow
 def test_a_short_run_verifies_seen_subjects_better_than_mean_mfccs(tmp_path):
     """Six subjects speaking for 8 s in each of the three locations: 120 steps on each
-    recording's first 5 s, then verification on its last 3 s (one clip each), every trial
-    pairing two locations. The mean-MFCC cosine needs no training and tells these voices
+    recording's first 5 s, then verification on its last 3 s (one clip each), every
+    same-subject trial pairing two locations. The mean-MFCC cosine needs no training and tells these voices
     apart well; the trained audio identity must do better. Measured: EER 0.7 % (1 of 135
     different-subject trials above the threshold) against the mean-MFCC cosine's 5.6 % (1 of
     18 same-subject trials below it); content top-1 0.28 (chance 1/12)."""

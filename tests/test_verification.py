@@ -284,3 +284,9 @@ def test_mean_mfcc_by_hand(rng):
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
     # the level is left out: a louder copy has the same MFCCs 1..19
     np.testing.assert_allclose(mean_mfcc(10 * audio), got, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+
+
+def test_a_clip_name_with_white_space_is_not_written(tmp_path):
+    with pytest.raises(ValueError, match="white space"):
+        write_trials(tmp_path / "trials.txt", [Trial(True, "a b/Data_001-002", "c/Data_001-002")])
+    assert not list(tmp_path.iterdir())
