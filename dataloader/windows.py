@@ -81,6 +81,15 @@ def find_clips(paths: Sequence[str], total_length: int | None = None) -> list[Cl
     return clips
 
 
+def first_records(paths: Sequence[str]) -> dict[str, str]:
+    """Each recording's first record (its earliest second) among `paths`, recordings in
+    list order."""
+    first: dict[str, str] = {}
+    for clip in find_clips(paths):
+        first.setdefault(clip.recording, clip.paths[0])
+    return first
+
+
 def windows_per_epoch(clips: Sequence[Clip], config: LoaderConfig) -> int:
     """Samples one epoch holds (before batching)."""
     lengths = np.array([len(clip.paths) for clip in clips])

@@ -142,11 +142,11 @@ def list_subjects(list_file: str, root: str | None, dataset) -> set[int]:
     """The subjects (label values) of a list's recordings, read from each one's first record."""
     from dataloader.pipeline import record_paths
     from dataloader.schema import read_record_file
-    from dataloader.windows import find_clips
+    from dataloader.windows import first_records
 
     key = dataset.label(dataset.subject).key
-    first = {clip.recording: clip.paths[0] for clip in reversed(find_clips(record_paths(list_file, root)))}
-    return {int(read_record_file(path, dataset.flavour, ())[key]) for path in first.values()}
+    return {int(read_record_file(path, dataset.flavour, ())[key])
+            for path in first_records(record_paths(list_file, root)).values()}
 
 
 def evaluate_stage(stage, planned, config, trials_file: str | None = None, trials_out: str | None = None,

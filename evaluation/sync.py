@@ -271,12 +271,9 @@ def training_offsets(list_file: str, root: str | None) -> list[float]:
     """The offset each recording of a list states (its first record's), in list order."""
     from dataloader.pipeline import record_paths
     from dataloader.schema import record_contents
-    from dataloader.windows import find_clips
+    from dataloader.windows import first_records
 
-    first: dict[str, str] = {}
-    for clip in find_clips(record_paths(list_file, root)):
-        first.setdefault(clip.recording, clip.paths[0])
-    offsets = [record_contents(path).offset for path in first.values()]
+    offsets = [record_contents(path).offset for path in first_records(record_paths(list_file, root)).values()]
     if any(offset is None for offset in offsets):
         raise ValueError(f"{list_file}: its records state no offsets to take candidates from (give a grid)")
     return offsets

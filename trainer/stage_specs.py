@@ -70,9 +70,14 @@ def _sync(nets, keys, config: RunConfig, dataset: DatasetSpec) -> sync.Sync:
                      seed=config.seed)
 
 
+def _every_frame(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
+    """Every frame of a sample: the stage cuts its windows or crops from them."""
+    return dataclasses.replace(loader, nr_frames=loader.frames_per_sample)
+
+
 def _sync_loader(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
     """Every frame of a sample (the stage cuts its windows), and the offset of records that state it."""
-    return dataclasses.replace(loader, nr_frames=loader.frames_per_sample, truth=(OFFSET,) if with_truth else ())
+    return dataclasses.replace(_every_frame(loader, with_truth), truth=(OFFSET,) if with_truth else ())
 
 
 def _content_identity(nets, keys, config: RunConfig, dataset: DatasetSpec) -> content_identity.ContentIdentity:
@@ -86,11 +91,6 @@ def _content_identity(nets, keys, config: RunConfig, dataset: DatasetSpec) -> co
                                             video_key=keys["video_net"][0], audio_key=keys["audio_net"][0],
                                             subject_targets=config.identity_targets == "subject",
                                             seed=config.seed)
-
-
-def _every_frame(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
-    """Every frame of a sample: the stage crops 2 s of them."""
-    return dataclasses.replace(loader, nr_frames=loader.frames_per_sample)
 
 
 _VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=True)
