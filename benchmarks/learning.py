@@ -17,6 +17,10 @@
   embeddings of audio and video trained on six subjects, then speaker verification (EER) on
   held-out seconds of those six and on three subjects nobody trained on, against the
   mean-MFCC cosine and chance, and content top-1 against chance.
+- Captions ((C)'s task): 4-s ACIVW recordings and their captions; (C)'s CRNN and an
+  acoustic-image encoder, retrieval (R@1/5 both ways), phrase grounding in time (frame and
+  event F1) and, for the acoustic images, in space (pointing), against chance, random
+  scores, the acoustic energy's peak and random init.
 
 Targets on simulated data: kNN at least 15 points above random init; pointing accuracy at
 least 80 %; the distilled student above the student alone; sync offset accuracy above UltraSync's
@@ -246,12 +250,47 @@ def identity(out: Path, scale: float, workers: int, seed: int) -> dict:
     return result
 
 
+CAPTION_NETWORKS = ("caption_crnn", "caption_acoustic_image")
+
+
+def captions(out: Path, scale: float, workers: int, seed: int, pooling: str = "MTSQ") -> dict:
+    """(C)'s task on the simulator's captions: ACIVW recordings of 4 s, each a clip with its
+    caption (the class's sound, perhaps a second one in the picture, up to two out of it).
+    For each audio network ((C)'s CRNN on one microphone, the acoustic-image encoder):
+    retrieval both ways on the 30 test recordings, against chance and the ceiling of
+    repeated captions; grounding in time (frame and event F1, the threshold from validation)
+    against random scores; grounding in space (acoustic-image encoder) against the acoustic
+    energy's peak, a random cell and the centre; each beside the same networks at random init."""
+    raw, records, runs = out / "acivw_captions", out / "acivw_captions_tfrecords", out / "runs"
+    simulate_dataset(raw, "acivw", seconds=4.0, workers=workers, recordings_per_class=max(5, round(24 * scale)),
+                     seed=7, progress=False)
+    _prepare([raw], records, workers)
+    lists = records / "lists"
+    epochs = max(2, round(60 * scale))
+    result: dict = {"epochs": epochs, "seed": seed, "pooling": pooling}
+    for network in CAPTION_NETWORKS:
+        name = f"{network}_{pooling}_seed{seed}"
+        summary = _train(["--recipe", "c_caption_alignment", "--model_2", network, "--caption_pooling", pooling,
+                          "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
+                          "--checkpoint_dir", str(runs), "--exp_name", name, "--num_epochs", str(epochs),
+                          "--seed", str(seed)])
+        result[network] = {"validation_recall_at_1": summary["logs"].get("val_recall_at_1")}
+        for key, random_init in (("trained", False), ("random_init", True)):
+            found = evaluate_run(runs / name, test_file=str(lists / "testing.txt"), raw_root=raw,
+                                 random_init=random_init)["captions"]
+            result[network][key] = found
+            print(json.dumps({network: {key: found}}), file=sys.stderr, flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="build/learning")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", choices=("self_supervised", "distillation", "sync", "identity"))
+    parser.add_argument("--only", choices=("self_supervised", "distillation", "sync", "identity", "captions"))
+    parser.add_argument("--caption_pooling", default="MTSQ", choices=("STSQ", "MTSQ", "MQST"),
+                        help="captions: how the clip-caption score pools the frame-word similarities")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the training crops")
     parser.add_argument("--cross_modal_weight", type=float, default=0.0,
                         help="weight of main.py's cross-modal identity loss added to (A)'s objective")
@@ -268,7 +307,8 @@ def main() -> None:
                                                            args.mirror)),
                ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed, args.temperature)),
                ("sync", lambda: synchronisation(out, args.scale, args.workers, args.seed)),
-               ("identity", lambda: identity(out, args.scale, args.workers, args.seed)))
+               ("identity", lambda: identity(out, args.scale, args.workers, args.seed)),
+               ("captions", lambda: captions(out, args.scale, args.workers, args.seed, args.caption_pooling)))
     for name, bench in benches:
         if args.only in (None, name):
             start = time.perf_counter()

@@ -40,6 +40,7 @@ B_STUDENTS = Sampling(5, 30, 6)  # (B)'s students: 6 crops of 5 s
 A_STUDENTS = Sampling(2, 30, 6)  # (B)'s students on ACIVW, whose recordings are too short for 5 s
 U_SYNC = Sampling(3, 30, 4)  # the sync stage: 4 samples of 3 s from a recording, cut into 5-frame windows
 S_CONTENT_IDENTITY = Sampling(3, 30, 6)  # 6 samples of 3 s from a recording, of which the stage crops (S)'s 2 s
+C_CAPTIONS = Sampling(4, 4, 1)  # every 4-s block once an epoch: a clip and its caption ((C)'s were 10 s)
 
 # ResNet18 frames 224 x 298.
 SELF_SUPERVISED_A = LoaderConfig(ACIVW, (ACOUSTIC_IMAGE, VIDEO_FRAMES), **A.settings(), training=True,

@@ -1,7 +1,8 @@
 """Evaluates a run (its best checkpoint, a given one, or its stage randomly initialised) on
 split lists: kNN, cross-modal retrieval, classification and sound-source localisation (a
-sync or content_identity run: offset prediction or verification, `evaluation.sync`,
-`evaluation.identity`).
+sync, content_identity or caption_alignment run: offset prediction, verification, or
+caption retrieval and phrase grounding: `evaluation.sync`, `evaluation.identity`,
+`evaluation.captions`).
 
 The stage is rebuilt from the run's `config.json` (the effective flags main.py wrote) with
 main.py's own functions (`trainer.plan.complete`, `trainer.experiment.build`,
@@ -54,7 +55,7 @@ import tensorflow as tf
 
 from dataloader.camera import IMAGE_SIZE
 from dataloader.config import ACOUSTIC_IMAGE
-from evaluation import identity, localise, metrics, sync
+from evaluation import captions, identity, localise, metrics, sync
 from evaluation.extract import Extraction, Extractor
 from evaluation.report import MAP_NAMES, flat_metrics, write_tensorboard
 from logger.callbacks import write_hparams
@@ -199,7 +200,8 @@ def evaluate_run(run_dir: str | Path | None = None, *, config: dict | None = Non
     # Stages measured their own way: the results' section and how.
     own = {"sync": ("sync", lambda: sync.evaluate_stage(stage, planned, config, candidates)),
            "content_identity": ("identity", lambda: identity.evaluate_stage(
-               stage, planned, config, trials, None if trials_out is None else str(trials_out), clip_seconds))}
+               stage, planned, config, trials, None if trials_out is None else str(trials_out), clip_seconds)),
+           "caption_alignment": ("captions", lambda: captions.evaluate_stage(stage, planned, config, raw_root))}
     if planned.stage in own:
         section, measure = own[planned.stage]
         results = {"name": name, "run": run, section: measure()}

@@ -27,7 +27,8 @@ def flat_metrics(results: dict) -> dict[str, float]:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             flat[prefix] = float(value)
 
-    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation", "sync", "identity"):
+    for section in ("triplet_accuracy", "knn", "retrieval", "classification", "localisation", "sync", "identity",
+                    "captions"):
         if results.get(section) is not None:
             walk(section, results[section])
     return flat
@@ -93,6 +94,7 @@ def _rows(results: dict) -> list[tuple[str, str]]:
                 rows.append((f"  accuracy of {name}", f"{value:.3f}"))
     rows.extend(_sync_rows(results.get("sync")))
     rows.extend(_identity_rows(results.get("identity")))
+    rows.extend(_caption_rows(results.get("captions")))
     localisation = results.get("localisation")
     if localisation:
         tolerance = localisation["tolerance_px"]
@@ -146,6 +148,50 @@ def _identity_rows(identity: dict | None) -> list[tuple[str, str]]:
             shown = "-" if value is None else f"{100 * value:.1f} %"
             rows.append((f"{IDENTITY_NAMES.get(key, key)}: EER, {group}", shown))
     rows.append(("content top-1 (chance)", f"{identity['content_top1']:.3f} ({identity['content_chance']:.3f})"))
+    return rows
+
+
+GROUNDING_NAMES = {"mean": "phrase mean", "max": "phrase max", "random": "random scores"}
+POINTING_NAMES = {"cell_shares": "phrase's cells", "acoustic_energy": "acoustic energy", "random_cell": "random cell",
+                  "centre": "centre"}
+
+
+def _caption_rows(captions: dict | None) -> list[tuple[str, str]]:
+    """Retrieval (the protocol's and the whole gallery's, with chance and the ceiling of repeated
+    captions), grounding in time (frame and event F1) and in space (pointing)."""
+    if not captions:
+        return []
+    found = captions["retrieval"]
+    protocol, ceiling = found["protocol"], found["ceiling"]["protocol"]
+    rows = [("clips (recordings)", f"{found['clips']} ({found['recordings']})"),
+            ("pooling", captions["pooling"]), ("retrieval gallery (protocol)", str(protocol["gallery"]))]
+    for direction in ("audio_to_caption", "caption_to_audio"):
+        shown = direction.replace("_to_", " -> ")
+        for k in ("r1", "r5"):
+            if k in protocol[direction]:
+                rows.append((f"{shown} R@{k[1:]} (chance, ceiling)",
+                             f"{protocol[direction][k]:.3f} ± {protocol[direction][f'{k}_std']:.3f} "
+                             f"({protocol['chance'][k]:.3f}, {ceiling[direction][k]:.3f})"))
+        gallery = found["gallery"][direction]
+        rows.append((f"{shown}, all {found['clips']}: R@1/5/10, mAP",
+                     " / ".join(f"{gallery[k]:.3f}" for k in ("r1", "r5", "r10", "mAP") if k in gallery)))
+    time = captions["time"]
+    rows.append(("grounding in time: phrases", f"{time['pairs']} (validation {time['validation_pairs']})"))
+    rows.append(("frames in which the phrase sounds", f"{time['frames_true']:.3f}"))
+    for key, name in GROUNDING_NAMES.items():
+        frame, event = time[key]["frame"], time[key]["event"]
+        rows.append((f"{name}: frame P / R / F1 at {frame['threshold']:.2f}",
+                     f"{frame['precision']:.3f} / {frame['recall']:.3f} / {frame['f1']:.3f}"))
+        rows.append((f"{name}: event F1 (onset within {event['t_collar']:g} s)", f"{event['f1']:.3f}"))
+        if time[key]["auc"] is not None:
+            rows.append((f"{name}: frame ROC AUC ({time[key]['auc_pairs']} phrases)", f"{time[key]['auc']:.3f}"))
+    space = captions.get("space")
+    if space:
+        rows.append(("grounding in space: phrases in the picture", str(space["phrases"])))
+        for key, name in POINTING_NAMES.items():
+            if key in space:
+                rows.append((f"{name}: pointing within {space['tolerance_px']:g} px / mean error px",
+                             f"{space[key]['pointing_accuracy']:.3f} / {space[key]['mean_error_px']:.1f}"))
     return rows
 
 

@@ -73,6 +73,28 @@ class DistanceHistograms(keras.callbacks.Callback):
         self.writer.flush()
 
 
+class SimilarityImage(keras.callbacks.Callback):
+    """At every epoch's end, the frame-word similarity max(0, a . w) of a fixed clip and its
+    caption (the caption_alignment stage's `similarity`) as an image: a row per word, a column
+    per frame, white at 1; and the caption as text, to read the rows by."""
+
+    def __init__(self, log_dir: str, batch: dict, caption_key: str, pixels_per_word: int = 8):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(f"{log_dir}/similarity")
+        self.batch = {key: value[:1] for key, value in batch.items()}
+        self.caption = self.batch[caption_key].numpy()[0].decode()
+        self.pixels_per_word = pixels_per_word
+
+    def on_epoch_end(self, epoch, logs=None):
+        similarity = np.asarray(self.model.similarity(self.batch))[0]  # (T, Q)
+        words = int(np.count_nonzero(np.asarray(self.model.vectorizer([self.caption]))[0]))
+        rows = np.repeat(np.clip(similarity[:, :max(words, 1)].T, 0.0, 1.0), self.pixels_per_word, axis=0)
+        with self.writer.as_default():
+            tf.summary.image("frame_word_similarity", rows[None, :, :, None], step=epoch)
+            tf.summary.text("caption", self.caption, step=epoch)
+        self.writer.flush()
+
+
 def write_hparams(log_dir: str, config: dict, metrics: dict[str, float] | None = None) -> None:
     """The run's configuration as TensorBoard hyper-parameters (scalars and strings only)."""
     from tensorboard.plugins.hparams import api as hp

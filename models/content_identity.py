@@ -29,11 +29,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from dataloader.camera import FRAME_SAMPLES, SAMPLE_RATE
+from dataloader.camera import FRAME_SAMPLES
 from dataloader.config import AUDIO, VIDEO_FRAMES
-from dataloader.features import log_mel, power_spectrum
 from models.functional import Functional
-from models.layers import CLASSIFIER, PACKAGE, SHORT_RUN_MOMENTUM, check_mode, output, weight_decay
+from models.layers import CLASSIFIER, SHORT_RUN_MOMENTUM, LogMel, check_mode, output, weight_decay
 from models.sync import StandardiseWindow
 
 SAMPLE_FRAMES = 24  # 2 s, (S)'s samples
@@ -44,23 +43,6 @@ TRUNK_WIDTH, EMBEDDING_SIZE = 256, 128
 CONTENT, IDENTITY = 0, 1  # the embedding's axis -2
 VIDEO_SIZE = (72, 96)
 WEIGHT_DECAY = 1e-4  # on every kernel; the stage's logit scales have none
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class LogMel(layers.Layer):
-    """(batch, samples, 1) audio -> (batch, samples / 256, 40, 1) log-mel frames, each band
-    standardised over the sample."""
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        power = power_spectrum(inputs[..., 0], WINDOW, HOP, FFT_LENGTH, pad_end=True)
-        bands = log_mel(power, SAMPLE_RATE, MEL_BANDS)
-        mean, variance = tf.nn.moments(bands, axes=[1], keepdims=True)
-        return ((bands - mean) * tf.math.rsqrt(variance + 1e-5))[..., None]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], -(-input_shape[1] // HOP), MEL_BANDS, 1)
 
 
 def _block(x, conv, filters: int, kernel, strides, name: str, padding: str = "same"):
@@ -98,7 +80,8 @@ def content_identity_audio(mode: str = CLASSIFIER, num_classes: int = 9,
         raise ValueError(f"the audio must span an even number of video frames ({2 * FRAME_SAMPLES} samples), "
                          f"got {num_samples} samples")
     audio = keras.Input((num_samples, 1), name=AUDIO)
-    x = LogMel(name="log_mel", dtype="float32")(audio)  # raw samples reach 2^31, beyond float16
+    # In float32: raw samples reach 2^31, beyond float16.
+    x = LogMel(WINDOW, HOP, FFT_LENGTH, MEL_BANDS, standardise=True, name="log_mel", dtype="float32")(audio)
     for index, (filters, strides) in enumerate(((32, 1), (64, 2), (128, 2), (256, 2)), start=1):
         x = _block(x, layers.Conv2D, filters, 3, (strides, 1), f"audio{index}")
         if index < 4:

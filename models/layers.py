@@ -93,6 +93,38 @@ class TemporalIdentity(keras.initializers.Initializer):
         return ops.convert_to_tensor(kernel, dtype=dtype)
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogMel(layers.Layer):
+    """(batch, samples, 1) audio at the camera's rate -> (batch, ceil(samples / hop), bands, 1)
+    natural-log mel energies (`dataloader.features`, the frames zero-padded at the end), each
+    band standardised over the sample with `standardise` (the SyncNet trainer's instance norm)."""
+
+    def __init__(self, window: int, hop: int, fft_length: int, bands: int, standardise: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.window, self.hop, self.fft_length, self.bands = int(window), int(hop), int(fft_length), int(bands)
+        self.standardise = bool(standardise)
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        from dataloader.camera import SAMPLE_RATE
+        from dataloader.features import log_mel, power_spectrum
+
+        power = power_spectrum(inputs[..., 0], self.window, self.hop, self.fft_length, pad_end=True)
+        bands = log_mel(power, SAMPLE_RATE, self.bands)
+        if self.standardise:
+            mean, variance = tf.nn.moments(bands, axes=[1], keepdims=True)
+            bands = (bands - mean) * tf.math.rsqrt(variance + 1e-5)
+        return bands[..., None]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], -(-input_shape[1] // self.hop), self.bands, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "window": self.window, "hop": self.hop, "fft_length": self.fft_length,
+                "bands": self.bands, "standardise": self.standardise}
+
+
 def dense_stack(x, widths: tuple[int, ...], names: tuple[str, ...], kernel_initializer: str | None = None):
     """Fully connected layers on the last axis, ReLU after all but the last (linear). The heads
     of both originals ("shared_net") are such stacks, initialised N(0, 0.01) unless a Keras

@@ -11,8 +11,8 @@ import tensorflow as tf
 from dataloader.camera import FRAME_SAMPLES
 from dataloader.config import AUDIO, VIDEO_FRAMES
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
-from models.content_identity import CONTENT, EMBEDDING_SIZE, IDENTITY, SAMPLE_FRAMES, LogMel
-from models.layers import EMBEDDING
+from models.content_identity import CONTENT, EMBEDDING_SIZE, FFT_LENGTH, HOP, IDENTITY, MEL_BANDS, SAMPLE_FRAMES, WINDOW
+from models.layers import EMBEDDING, LogMel
 from models.registry import build_model
 from trainer.config import FlagError, RunConfig
 from trainer.content_identity import ContentIdentity, crop_first_frames
@@ -73,7 +73,7 @@ def test_each_network_gives_content_and_identity_per_step_of_two_frames():
 
 def test_log_mel_has_four_frames_a_video_frame_each_band_standardised(rng):
     audio = rng.standard_normal((2, 6 * FRAME_SAMPLES, 1)).astype(np.float32)
-    bands = LogMel()(audio).numpy()
+    bands = LogMel(WINDOW, HOP, FFT_LENGTH, MEL_BANDS, standardise=True)(audio).numpy()
     assert bands.shape == (2, 24, 40, 1)
     np.testing.assert_allclose(bands.mean(axis=1), 0.0, atol=1e-4)
     np.testing.assert_allclose(bands.std(axis=1), 1.0, atol=1e-3)

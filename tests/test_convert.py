@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import raw_data
 from PIL import Image
 
 import convert_data
@@ -21,6 +20,7 @@ from conversion.convert import convert_dataset
 from dataloader import raw, schema
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dataloader.raw import RawDataError
+from tests import raw_data
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSETS = [s for n in (1, 2, 3) for s in itertools.combinations(schema.MODALITIES, n)]

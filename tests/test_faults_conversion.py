@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import raw_data
 import scipy.io
 
 import convert_data
 from conversion import files
 from dataloader import raw, schema
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
+from tests import raw_data
 
 REPO = Path(__file__).resolve().parents[1]
 ACIVW_SECONDS = {(0, 1): 1.0, (3, 2): 1.0}

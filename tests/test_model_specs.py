@@ -29,6 +29,7 @@ INPUTS = {
     "sync_video": (VIDEO_FRAMES,), "sync_crop": (VIDEO_FRAMES, ACOUSTIC_IMAGE),
     "sync_acoustic_image": (ACOUSTIC_IMAGE,), "sync_audio": (AUDIO,),
     "content_identity_video": (VIDEO_FRAMES,), "content_identity_audio": (AUDIO,),
+    "caption_crnn": (AUDIO,), "caption_acoustic_image": (ACOUSTIC_IMAGE,),
 }
 WEIGHTS_FLAGS = {"soundnet5": "soundnet_weights", "resnet50": "resnet50_weights",
                  "temporal_resnet50": "resnet50_weights", "avmodel": "resnet50_weights"}
@@ -49,10 +50,14 @@ SIZES = {
     "sync_acoustic_image": {}, "sync_audio": {},
     # So do the content and identity trunks, 2-s crops the stage cuts.
     "content_identity_video": {"frame_shape": (112, 160, 3)}, "content_identity_audio": {},
+    # The caption encoders take the whole sample.
+    "caption_crnn": {"num_samples": 3 * 12_288}, "caption_acoustic_image": ACOUSTIC_36,
 }
 # The sync stage's samples: every frame of 3 s, at the video size each visual stream takes.
 SYNC = LoaderConfig(AVIA, (VIDEO_FRAMES, ACOUSTIC_IMAGE, AUDIO), sample_length=3, nr_frames=36, video_short_side=72,
                     video_size=(72, 96))
+# The caption_alignment recipe's clips: 4 s.
+CAPTIONS = LoaderConfig(ACIVW, (AUDIO, ACOUSTIC_IMAGE), **presets.C_CAPTIONS.settings())
 # The loader of the stage each network was trained in, in its paper.
 PAPER_LOADERS = {
     "dualcamnet": presets.SELF_SUPERVISED_A, "resnet18_v1": presets.SELF_SUPERVISED_A,
@@ -63,6 +68,7 @@ PAPER_LOADERS = {
     "sync_video": SYNC, "sync_crop": dataclasses.replace(SYNC, video_short_side=144, video_size=(144, 192)),
     "sync_acoustic_image": SYNC, "sync_audio": SYNC,
     "content_identity_video": SYNC, "content_identity_audio": SYNC,  # every frame of 3 s, 72 x 96
+    "caption_crnn": CAPTIONS, "caption_acoustic_image": CAPTIONS,
 }
 
 
@@ -135,4 +141,5 @@ def test_the_papers_loaders_build_the_default_shapes_which_run(name):
     assert [(i.name, tuple(i.shape[1:])) for i in net.inputs] == list(shapes.items())
     inputs = [np.ones((1, *shape), "float32") for shape in shapes.values()]
     outputs = net(inputs if len(inputs) > 1 else inputs[0], training=False)
-    assert outputs.shape[0] == 1 and np.all(np.isfinite(outputs))
+    for output in outputs.values() if isinstance(outputs, dict) else [outputs]:
+        assert output.shape[0] == 1 and np.all(np.isfinite(output))

@@ -24,6 +24,7 @@ SMALL = {
     "sync_video": {}, "sync_crop": {}, "sync_acoustic_image": {}, "sync_audio": {},  # windows are small
     "content_identity_video": {"num_frames": 4, "frame_shape": (24, 32, 3)},
     "content_identity_audio": {"num_samples": 4 * 1024},
+    "caption_crnn": {"num_samples": 4 * 1024}, "caption_acoustic_image": {"num_frames": 4},
 }
 EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "dualcamnet": (24, 12, 16, 128),
@@ -38,11 +39,13 @@ EMBEDDING_SHAPES = {  # at the papers' sizes, without the batch axis
     "avmodel": (5, 3072),
     "sync_video": (64,), "sync_crop": (64,), "sync_acoustic_image": (64,), "sync_audio": (64,),
     "content_identity_video": (12, 2, 128), "content_identity_audio": (12, 2, 128),  # [content, identity] per step
+    "caption_crnn": (192, 300), "caption_acoustic_image": (48, 300),  # unit frames (and the cells' attention, features)
 }
 # (A)'s and the sync streams' default to ACIVW's 10 classes; the rest are (B)'s, 14.
 PAPER_CLASSES = {"dualcamnet": 10, "hearnet_a": 10, "resnet18_v1": 10, "sync_video": 10, "sync_crop": 10,
                  "sync_acoustic_image": 10, "sync_audio": 10,
-                 "content_identity_video": 9, "content_identity_audio": 9}  # AVIA's subjects
+                 "content_identity_video": 9, "content_identity_audio": 9,  # AVIA's subjects
+                 "caption_crnn": 10, "caption_acoustic_image": 10}
 
 
 def slow_if_in(slow, names=MODELS):
@@ -55,6 +58,11 @@ def paper_model(name, mode):
     return build_model(name, mode=mode)
 
 
+def frames_of(outputs):
+    """A network's output, or its frames where it gives a dict (the acoustic-image caption encoder)."""
+    return outputs["frames"] if isinstance(outputs, dict) else outputs
+
+
 def random_inputs(model, batch, seed=0):
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((batch, *i.shape[1:])).astype("float32") for i in model.inputs]
@@ -62,8 +70,8 @@ def random_inputs(model, batch, seed=0):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known models: avmodel, content_identity_audio, content_identity_video, "
-                       "dualcamnet, dualcamnet_v2") as error:
+    with pytest.raises(ValueError, match="known models: avmodel, caption_acoustic_image, caption_crnn, "
+                       "content_identity_audio, content_identity_video, dualcamnet, dualcamnet_v2") as error:
         build_model("resnet_18")
     assert all(name in str(error.value) for name in MODELS)
     assert set(MODELS) == set(SMALL) == set(EMBEDDING_SHAPES)
@@ -75,7 +83,7 @@ def test_unknown_name_lists_the_known_ones():
 def test_output_shapes_at_the_papers_sizes(name, mode):
     model = paper_model(name, mode)
     assert [(i.name, tuple(i.shape[1:])) for i in model.inputs] == list(MODELS[name].default_shapes.items())
-    outputs = model(random_inputs(model, batch=1), training=False)
+    outputs = frames_of(model(random_inputs(model, batch=1), training=False))
     expected = EMBEDDING_SHAPES[name] if mode == EMBEDDING else (PAPER_CLASSES.get(name, 14),)
     assert tuple(outputs.shape) == (1, *expected)
     assert outputs.dtype == "float32"
@@ -170,6 +178,14 @@ CONTENT_IDENTITY_TRUNKS = {
     "content_identity_video": conv((3, 5, 5), 3, 32) + bn(32) + conv((3, 3, 3), 32, 64) + bn(64)
     + conv((3, 3, 3), 64, 128) + bn(128) + conv((1, 4, 6), 128, 256) + bn(256),
 }
+# (C)'s CRNN: a batch norm and a 3 x 3 conv without bias per block (32, then 128 x 4), a BiGRU of 150 on the
+# 128 features a step (reset_after: 3 gates of input, recurrent kernels and two biases, each way).
+CAPTION_CRNN = (bn(1) + conv((3, 3), 1, 32, bias=False) + bn(32) + conv((3, 3), 32, 128, bias=False)
+                + 3 * (bn(128) + conv((3, 3), 128, 128, bias=False)) + 2 * 3 * (128 * 150 + 150 * 150 + 2 * 150))
+# The acoustic-image encoder: each conv without bias and with its batch norm; the attention score and the embedding.
+CAPTION_ACOUSTIC_IMAGE = (conv((3, 3), 12, 32, bias=False) + bn(32) + conv((3, 3), 32, 64, bias=False) + bn(64)
+                          + 2 * (conv((5, 1, 1), 64, 64, bias=False) + bn(64)) + conv(1, 64, 128, bias=False) + bn(128)
+                          + dense(128, 1) + dense(128, 300))
 EXPECTED_PARAMETERS = {
     ("dualcamnet", EMBEDDING): DUALCAMNET_MAP,
     ("dualcamnet", CLASSIFIER): DUALCAMNET_MAP + dense(128, 10),
@@ -196,6 +212,9 @@ EXPECTED_PARAMETERS = {
     **{(name, EMBEDDING): trunk + 2 * CONTENT_IDENTITY_HEAD for name, trunk in CONTENT_IDENTITY_TRUNKS.items()},
     **{(name, CLASSIFIER): trunk + CONTENT_IDENTITY_HEAD + dense(128, 9)
        for name, trunk in CONTENT_IDENTITY_TRUNKS.items()},
+    ("caption_crnn", EMBEDDING): CAPTION_CRNN, ("caption_crnn", CLASSIFIER): CAPTION_CRNN + dense(300, 10),
+    ("caption_acoustic_image", EMBEDDING): CAPTION_ACOUSTIC_IMAGE,
+    ("caption_acoustic_image", CLASSIFIER): CAPTION_ACOUSTIC_IMAGE + dense(300, 10),
 }
 
 
@@ -328,10 +347,11 @@ def test_mixed_precision_and_xla_train_every_model(name, mixed_float16):
     y = np.eye(3, dtype="float32")[[0, 2]]
     assert np.isfinite(model.train_on_batch(x, y))
     # Float16 convolutions run eagerly on a CPU are slow: the symbolic dtype is enough here.
-    assert build_model(name, mode=EMBEDDING, **SMALL[name]).output.dtype == "float32"
+    output = build_model(name, mode=EMBEDDING, **SMALL[name]).output
+    assert all(o.dtype == "float32" for o in (output.values() if isinstance(output, dict) else [output]))
 
 
-@pytest.mark.parametrize("name", ["sync_audio", "content_identity_audio"])
+@pytest.mark.parametrize("name", ["sync_audio", "content_identity_audio", "caption_crnn"])
 def test_raw_audio_is_read_in_float32_under_mixed_precision(name, mixed_float16):
     # The DualCam's int32 samples reach 7e8 in simulated speech; float16 ends at 65,504.
     model = build_model(name, mode=EMBEDDING)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from raw_data import original_record
 
 from dataloader import schema
 from dataloader.datasets import FLAVOURS
+from tests.raw_data import original_record
 
 SUBSETS = [s for n in (1, 2, 3) for s in itertools.combinations(schema.MODALITIES, n)]
 LABELS = {"acivw": {"classes": 7, "location": 42}, "avia": {"action": 13, "location": 2, "subject": 8}}

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import raw_data
 import tensorflow as tf
 
 import convert_data
@@ -17,6 +16,7 @@ from dataloader.config import MAX_PHRASES, LoaderConfig
 from dataloader.datasets import ACIVW_SPEC, AVIA_SPEC
 from dataloader.pipeline import describe_read_error, make_dataset, output_keys
 from dataloader.raw import GroundTruth, Phrase, RawDataError, SoundEvent, frame_activity, frame_coverage
+from tests import raw_data
 
 DRONE, TRAIN = ACIVW_SPEC.class_names.index("drone"), ACIVW_SPEC.class_names.index("train")
 OFFSET = 151 / 12_288  # whole samples

@@ -24,7 +24,8 @@ from trainer.recipes import RECIPES
 
 # trainer.stage_specs.STAGES' keys (a test checks that they agree): the specs import Keras,
 # which main.py's flags, made from these fields, should not wait for.
-STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation", "sync", "content_identity")
+STAGE_NAMES = ("self_supervised", "transfer", "supervised", "distillation", "sync", "content_identity",
+               "caption_alignment")
 
 
 class FlagError(ValueError):
@@ -139,6 +140,20 @@ class RunConfig:
                                     "evenly); own, its own clip only, the others of its subject left out of the "
                                     "softmax (the original's pairing, without counting them as negatives)",
                                     choices=("subject", "own"))
+    caption_pooling: str = setting("MTSQ", "Caption_alignment: how a clip's score against a caption pools the "
+                                   "frame-word similarities max(0, a . w): MTSQ, the mean over words of each word's "
+                                   "best frame; STSQ, the mean over frames and words ((C)'s configured default, far "
+                                   "slower to learn here: README); MQST, the mean over frames of each frame's best "
+                                   "word ((C)'s three)", choices=("STSQ", "MTSQ", "MQST"))
+    caption_margin: float = setting(1.0, "Caption_alignment: margin of the ranking hinge ((C)'s 1)")
+    vocabulary: str | None = setting(None, "Caption_alignment: the words the text network knows, one a line "
+                                     "(default: the run directory's vocabulary.txt, made from --train_file's "
+                                     "captions when the run starts)")
+    word_vectors: str | None = setting(None, "Caption_alignment: a local word2vec file (text or binary) of "
+                                       "300-d vectors to start the word embedding from (default: random); "
+                                       "nothing is downloaded")
+    freeze_word_vectors: bool = setting(False, "Caption_alignment: keep the word embedding as --word_vectors "
+                                        "started it ((C) froze its word2vec vectors)")
     lambda_value: float = setting(0.5, "Distillation: weight of the teacher's soft targets")
     temperature_value: float = setting(1.0, "Distillation: softmax temperature")
     distillation_form: str = setting("standard", "standard: T^2 * CE(softmax(t/T), softmax(s/T)); original: (B)'s "

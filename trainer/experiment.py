@@ -73,7 +73,7 @@ def set_batch_norm_momentum(net: keras.Layer, momentum: float) -> None:
 
 def network_roles(stage: stages._Stage) -> dict[str, keras.Model]:
     """The stage's networks by role."""
-    roles = ("audio_net", "video_net", "visual_net", "teacher", "student", "net")
+    roles = ("audio_net", "video_net", "visual_net", "teacher", "student", "net", "text_net")
     return {role: getattr(stage, role) for role in roles if isinstance(getattr(stage, role, None), keras.Model)}
 
 

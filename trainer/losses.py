@@ -182,3 +182,60 @@ def contrastive_loss(distances: tf.Tensor, same: tf.Tensor, margin: float = 1.0)
     same = tf.cast(same, tf.float32)
     distances = tf.cast(distances, tf.float32)
     return tf.reduce_mean(same * tf.square(distances) + (1.0 - same) * tf.square(tf.nn.relu(margin - distances)))
+
+
+# Audio-caption alignment ((C)): frames a_t and words w_q, both unit vectors.
+POOLINGS = ("STSQ", "MTSQ", "MQST")  # (C)'s names: mean over all; max over time then mean; max over words then mean
+
+
+def frame_word_similarity(frames: tf.Tensor, words: tf.Tensor) -> tf.Tensor:
+    """(B, T, D) frames and (C, Q, D) words -> max(0, a_t . w_q), (B, C, T, Q): every clip's
+    frames against every caption's words."""
+    return tf.nn.relu(tf.einsum("btd,cqd->bctq", tf.cast(frames, tf.float32), tf.cast(words, tf.float32)))
+
+
+def pooled_scores(similarity: tf.Tensor, words_present: tf.Tensor, pooling: str) -> tf.Tensor:
+    """(B, C, T, Q) similarities and (C, Q) which of each caption's Q slots hold a word ->
+    (B, C) clip-caption scores, pooled as `pooling` (one of POOLINGS) over the words present:
+    STSQ, the mean over time and words; MTSQ, the mean over words of each word's best frame;
+    MQST, the mean over time of each frame's best word. A caption of no words scores 0."""
+    present = tf.cast(words_present, tf.float32)[None, :, None, :]  # (1, C, 1, Q)
+    count = tf.reduce_sum(present, axis=-1)  # (1, C, 1)
+    if pooling == "STSQ":
+        return tf.reduce_mean(tf.math.divide_no_nan(tf.reduce_sum(similarity * present, axis=-1), count), axis=-1)
+    if pooling == "MTSQ":
+        best_frame = tf.reduce_max(similarity, axis=2)  # (B, C, Q)
+        return tf.math.divide_no_nan(tf.reduce_sum(best_frame * present[:, :, 0], axis=-1), count[..., 0])
+    if pooling == "MQST":  # similarities are >= 0, so an absent word's 0 never wins a max over present ones
+        return tf.reduce_mean(tf.reduce_max(similarity * present, axis=-1), axis=-1)
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
+def caption_scores(frames: tf.Tensor, words: tf.Tensor, words_present: tf.Tensor, pooling: str) -> tf.Tensor:
+    """(B, T, D) clips' frames, (C, Q, D) captions' words -> (B, C) pooled scores."""
+    return pooled_scores(frame_word_similarity(frames, words), words_present, pooling)
+
+
+def draw_impostors(groups: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """For each of B samples, one other sample of another group (recording), uniformly, from a
+    stateless `seed`: (indices (B,), found (B,) bool). A sample with none (a batch of one, or
+    of one recording) has found False and its own index: (C) looped until it found one, forever."""
+    others = tf.logical_not(same_identity(groups))  # (B, B)
+    logits = tf.where(others, 0.0, -1e9)
+    drawn = tf.random.stateless_categorical(logits, 1, seed, dtype=tf.int32)[:, 0]
+    found = tf.reduce_any(others, axis=-1)
+    return tf.where(found, drawn, tf.range(tf.shape(groups)[0], dtype=tf.int32)), found
+
+
+def caption_hinge_loss(scores: tf.Tensor, audio_impostors: tf.Tensor, caption_impostors: tf.Tensor,
+                       found: tf.Tensor, margin: float = 1.0) -> tf.Tensor:
+    """(C)'s ranking loss from (B, B) scores s[audio, caption] of a batch of pairs (i, i): the
+    mean over samples with impostors of max(0, margin + s[i, caption impostor] - s[i, i]) +
+    max(0, margin + s[audio impostor, i] - s[i, i]); 0 when no sample has one."""
+    own = tf.linalg.diag_part(scores)
+    rows = tf.range(tf.shape(scores)[0], dtype=tf.int32)
+    wrong_caption = tf.gather_nd(scores, tf.stack([rows, caption_impostors], axis=1))
+    wrong_audio = tf.gather_nd(scores, tf.stack([audio_impostors, rows], axis=1))
+    terms = tf.nn.relu(margin + wrong_caption - own) + tf.nn.relu(margin + wrong_audio - own)
+    found = tf.cast(found, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(terms * found), tf.reduce_sum(found))

@@ -128,6 +128,8 @@ def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
         config = config.replace(total_length=max(config.total_length, config.sample_length))
     flag_checks.check_lengths(config, clips)
     config = config.replace(**statistics_files(config, inputs))
+    if stage.settings is not None:
+        config = config.replace(**stage.settings(config))
     flag_checks.check_files(config)
     config = config.replace(stage=stage.name, flavour=flavour, networks=networks)
     loader = make_loader(config, flavour, networks)

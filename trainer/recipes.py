@@ -13,6 +13,8 @@ from each recording an epoch, each cut into 5-frame windows by the stage, 16 sam
 trainer's task: 6 samples of 3 s from each recording an epoch, every frame, of which the
 stage crops (S)'s 2 s at a random frame, 16 a batch, Adam 1e-3 (the original's SGD at 1e-4
 was for VoxCeleb's million clips; these trunks start from scratch on minutes).
+c_caption_alignment, (C)'s task: every 4-s block of every recording once an epoch (the
+simulator's captioned recordings are 4 s in the benchmark), (C)'s CRNN, batch 32, Adam 1e-3.
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ RECIPES = {
     "s_content_identity": Recipe("content_identity", {"model_1": "content_identity_video",
                                                       "model_2": "content_identity_audio"},
                                  presets.S_CONTENT_IDENTITY, learning_rate=1e-3, batch_size=16, num_epochs=30),
+    "c_caption_alignment": Recipe("caption_alignment", {"model_2": "caption_crnn"}, presets.C_CAPTIONS,
+                                  learning_rate=1e-3, batch_size=32, num_epochs=50),
 }
 
 
@@ -68,8 +72,8 @@ def recipe_for(stage: str, flavour: str, acoustic_only: bool) -> str:
         return f"a_{stage}"
     if stage == "sync":
         return "u_sync"
-    if stage == "content_identity":
-        return "s_content_identity"
+    if stage in ("content_identity", "caption_alignment"):
+        return {"content_identity": "s_content_identity", "caption_alignment": "c_caption_alignment"}[stage]
     if stage == "supervised" and acoustic_only:
         return "b_teacher"
     if stage == "distillation":

@@ -7,6 +7,7 @@
     networks/ROLE.weights.h5      each network's best weights (what the init flags take)
     logs/                         TensorBoard (unless --tensorboard puts them elsewhere)
     acoustic_image_stats.npz, spectrogram_stats.npz   the run's own input statistics
+    vocabulary.txt                the words of a caption_alignment run (trainer.vocabulary)
     evaluation[_random_init].json what evaluate.py measured
 A multi-worker run's other workers write into worker_N/ inside it (trainer.distribute).
 """
@@ -51,6 +52,10 @@ class RunDir:
 
     def statistics(self, input_name: str) -> Path:
         return self.path / f"{input_name}_stats.npz"
+
+    @property
+    def vocabulary(self) -> Path:
+        return self.path / "vocabulary.txt"
 
     def evaluation(self, random_init: bool = False) -> Path:
         return self.path / f"evaluation{'_random_init' if random_init else ''}.json"

@@ -8,9 +8,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from dataloader.config import VIDEO_FRAMES
+from dataloader.config import CAPTION, VIDEO_FRAMES
 from dataloader.video import restore_frames
-from logger.callbacks import DistanceHistograms, ImageLogger, write_hparams, write_projector
+from logger.callbacks import DistanceHistograms, ImageLogger, SimilarityImage, write_hparams, write_projector
 from trainer import data, experiment, plan, restart
 from trainer.checkpoints import restore_weights, will_resume
 from trainer.config import FlagError, RunConfig
@@ -84,12 +84,15 @@ def _train(config: RunConfig, planned: plan.Plan, strategy, run_dir: RunDir, log
             validation = data.dataset(config.valid_file, planned.loader, config, training=False)
         callbacks = [first_step, restart.ConfiguredLearningRate(config.learning_rate)]
         shows_video, sync = VIDEO_FRAMES in planned.loader.inputs, hasattr(stage, "pair_distances")
-        if validation is not None and (shows_video or sync):
+        aligns = hasattr(stage, "similarity")
+        if validation is not None and (shows_video or sync or aligns):
             batch = next(iter(validation))
             if shows_video:
                 callbacks.append(ImageLogger(str(logs_dir), batch, restore_frames(batch[VIDEO_FRAMES][:, 0].numpy())))
             if sync:
                 callbacks.append(DistanceHistograms(str(logs_dir), batch))
+            if aligns:
+                callbacks.append(SimilarityImage(str(logs_dir), batch, CAPTION))
         summary = train(stage, lambda epoch: data.dataset(config.train_file, planned.loader, config, epoch),
                         validation, config.num_epochs, run_dir.path, planned.monitor, planned.spec.monitor_mode,
                         config.save_every_steps, callbacks, verbose=config.verbose, logs_dir=logs_dir,

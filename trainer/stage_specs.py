@@ -12,9 +12,9 @@ from collections.abc import Callable
 import keras
 
 from dataloader.camera import FRAMES_PER_SECOND
-from dataloader.config import ACOUSTIC_IMAGE, AUDIO, OFFSET, VIDEO_FRAMES, LoaderConfig
+from dataloader.config import ACOUSTIC_IMAGE, AUDIO, CAPTION, OFFSET, PHRASE_ACTIVITY, VIDEO_FRAMES, LoaderConfig
 from dataloader.datasets import DatasetSpec
-from trainer import content_identity, stages, sync
+from trainer import caption_alignment, content_identity, stages, sync, vocabulary
 from trainer.config import FlagError, RunConfig
 
 
@@ -37,6 +37,8 @@ class StageSpec:
     # The training loader as the stage needs it, given whether the records carry ground truth.
     loader: Callable[[LoaderConfig, bool], LoaderConfig] | None = None
     monitor_mode: str = "max"  # ... by its highest value, or its lowest ("min")
+    # The settings a run of it derives from the others (RunConfig fields -> values), when planned.
+    settings: Callable[[RunConfig], dict] | None = None
 
 
 def _self_supervised(nets, keys, config: RunConfig, dataset: DatasetSpec) -> stages.SelfSupervised:
@@ -93,6 +95,32 @@ def _content_identity(nets, keys, config: RunConfig, dataset: DatasetSpec) -> co
                                             seed=config.seed)
 
 
+def _caption_loader(loader: LoaderConfig, with_truth: bool) -> LoaderConfig:
+    """Samples with their recording's caption, and its phrases' activity for evaluation."""
+    if not with_truth:
+        raise FlagError(("train_file", "test_file"), "the caption_alignment stage learns from captions, and these "
+                        "records carry none (convert simulated recordings, whose ground truth holds them)")
+    return dataclasses.replace(loader, truth=(CAPTION, PHRASE_ACTIVITY))
+
+
+def _caption_alignment(nets, keys, config: RunConfig, dataset: DatasetSpec) -> caption_alignment.CaptionAlignment:
+    from models.caption_alignment import EMBEDDING_SIZE, caption_vectorizer, word_embedding
+    from models.word_vectors import embedding_rows
+
+    words = vocabulary.ensure_vocabulary(config, dataset.flavour)
+    initial = None
+    if config.word_vectors:
+        try:
+            initial, _ = embedding_rows(config.word_vectors, words, EMBEDDING_SIZE, config.seed)
+        except ValueError as err:
+            raise FlagError("word_vectors", str(err)) from None
+    text_net = word_embedding(len(words) + 2, EMBEDDING_SIZE, initial, trainable=not config.freeze_word_vectors)
+    return caption_alignment.CaptionAlignment(nets["audio_net"], text_net, caption_vectorizer(words),
+                                              audio_key=keys["audio_net"][0], identity_keys=dataset.identity,
+                                              pooling=config.caption_pooling,
+                                              margin=config.caption_margin, seed=config.seed)
+
+
 _VIDEO = Role("video_net", ("model_1",), "visual_init_checkpoint", embedding=True)
 STAGES = {spec.name: spec for spec in (
     StageSpec("self_supervised",
@@ -125,4 +153,9 @@ STAGES = {spec.name: spec for spec in (
               metrics=("content_loss", "identity_loss", "content_accuracy", "identity_accuracy"),
               # A validation batch's top-1 identity reaches 1 early, and stays: its loss goes on falling.
               monitor="val_identity_loss", monitor_mode="min", make=_content_identity, loader=_every_frame),
+    StageSpec("caption_alignment", (Role("audio_net", ("model_2",), "acoustic_init_checkpoint", embedding=True),),
+              recipe="c_caption_alignment",
+              metrics=("positive_score", "recall_at_1", "audio_to_caption_r1", "caption_to_audio_r1"),
+              monitor="val_recall_at_1", make=_caption_alignment, loader=_caption_loader,
+              settings=vocabulary.vocabulary_settings),
 )}
