@@ -253,7 +253,8 @@ def identity(out: Path, scale: float, workers: int, seed: int) -> dict:
 CAPTION_NETWORKS = ("caption_crnn", "caption_acoustic_image")
 
 
-def captions(out: Path, scale: float, workers: int, seed: int, pooling: str = "MTSQ") -> dict:
+def captions(out: Path, scale: float, workers: int, seed: int, pooling: str = "MTSQ",
+             networks: tuple[str, ...] = CAPTION_NETWORKS) -> dict:
     """(C)'s task on the simulator's captions: ACIVW recordings of 4 s, each a clip with its
     caption (the class's sound, perhaps a second one in the picture, up to two out of it).
     For each audio network ((C)'s CRNN on one microphone, the acoustic-image encoder):
@@ -268,7 +269,7 @@ def captions(out: Path, scale: float, workers: int, seed: int, pooling: str = "M
     lists = records / "lists"
     epochs = max(2, round(60 * scale))
     result: dict = {"epochs": epochs, "seed": seed, "pooling": pooling}
-    for network in CAPTION_NETWORKS:
+    for network in networks:
         name = f"{network}_{pooling}_seed{seed}"
         summary = _train(["--recipe", "c_caption_alignment", "--model_2", network, "--caption_pooling", pooling,
                           "--train_file", str(lists / "training.txt"), "--valid_file", str(lists / "validation.txt"),
@@ -291,6 +292,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("self_supervised", "distillation", "sync", "identity", "captions"))
     parser.add_argument("--caption_pooling", default="MTSQ", choices=("STSQ", "MTSQ", "MQST"),
                         help="captions: how the clip-caption score pools the frame-word similarities")
+    parser.add_argument("--caption_networks", nargs="+", default=CAPTION_NETWORKS, choices=CAPTION_NETWORKS,
+                        help="captions: the audio networks to train")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the training crops")
     parser.add_argument("--cross_modal_weight", type=float, default=0.0,
                         help="weight of main.py's cross-modal identity loss added to (A)'s objective")
@@ -308,7 +311,8 @@ def main() -> None:
                ("distillation", lambda: distillation(out, args.scale, args.workers, args.seed, args.temperature)),
                ("sync", lambda: synchronisation(out, args.scale, args.workers, args.seed)),
                ("identity", lambda: identity(out, args.scale, args.workers, args.seed)),
-               ("captions", lambda: captions(out, args.scale, args.workers, args.seed, args.caption_pooling)))
+               ("captions", lambda: captions(out, args.scale, args.workers, args.seed, args.caption_pooling,
+                                             tuple(args.caption_networks))))
     for name, bench in benches:
         if args.only in (None, name):
             start = time.perf_counter()

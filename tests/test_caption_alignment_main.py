@@ -120,7 +120,7 @@ def test_a_short_run_ranks_held_out_captions_above_chance(tmp_path):
     networks at random init, both ways (grounding's threshold is read on the training clips).
     Measured: R@1 0.8 audio to caption and 0.6 caption to audio; at random init every clip
     ranks one caption first and every caption one clip, 0.2 both ways. With --caption_pooling
-    STSQ this run stayed there too."""
+    STSQ (and 40 epochs) the trained run stayed there too."""
     import convert_data
     import framecount
     from dualcam.simulate import simulate_dataset
@@ -137,10 +137,12 @@ def test_a_short_run_ranks_held_out_captions_above_chance(tmp_path):
         lists[split] = tmp_path / f"{split}.txt"
         lists[split].write_text("".join(f"{d / f'Data_{s:03d}.tfrecord'}\n" for d in directories if keep(d)
                                         for s in (1, 2, 3)))
-    # No validation list: the held-out recordings pick no checkpoint, the last is evaluated.
+    # No validation list: the held-out recordings pick no checkpoint, the last is evaluated. Deterministic: on
+    # five test recordings one clip is 0.2 of R@1, and runs that differ in the last bits of their sums end apart.
     _run_main(["--mode", "train", "--recipe", "c_caption_alignment", "--train_file", str(lists["train"]),
-               "--sample_length", "3", "--total_length", "3", "--batch_size", "5", "--num_epochs", "40",
-               "--seed", "1", "--checkpoint_dir", str(tmp_path / "runs"), "--exp_name", "crnn", "--verbose", "0"])
+               "--sample_length", "3", "--total_length", "3", "--batch_size", "5", "--num_epochs", "60",
+               "--seed", "1", "--deterministic", "--checkpoint_dir", str(tmp_path / "runs"), "--exp_name", "crnn",
+               "--verbose", "0"])
     found = {}
     for random_init in (False, True):
         result = evaluate_run(tmp_path / "runs" / "crnn", test_file=str(lists["test"]), valid_file=str(lists["train"]),
