@@ -62,7 +62,7 @@ from dataloader.config import (
 )
 from dataloader.normalisation import load_acoustic_image_normalisation, load_normalisation
 from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
-from dataloader.windows import MIRROR, PATHS, find_clips, read_list, window_dataset, windows_per_epoch
+from dataloader.windows import MIRROR, PATHS, find_clips, first_records, read_list, window_dataset, windows_per_epoch
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -427,6 +427,15 @@ def record_paths(records: str | os.PathLike | Sequence[str], root: str | os.Path
     if isinstance(records, str | os.PathLike):
         return read_list(records, root)
     return [os.path.join(root, path) if root is not None else path for path in records]
+
+
+def first_record_contents(list_file: str | os.PathLike, root: str | os.PathLike | None, flavour: str, *,
+                          truth: bool = False) -> list[dict]:
+    """The first record of each recording of a list, in the list's order, parsed without its
+    modalities: its labels (and with `truth` its ground truth). A ValueError names a file
+    that is not such a record."""
+    return [schema.read_record_file(path, flavour, (), truth=truth)
+            for path in first_records(record_paths(list_file, root)).values()]
 
 
 def make_dataset(

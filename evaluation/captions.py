@@ -25,14 +25,12 @@ phrase grounding in time and in space, on the simulator's captions and ground tr
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import tensorflow as tf
 
 from dataloader.camera import FRAMES_PER_SECOND, IMAGE_SIZE
 from dataloader.config import ACOUSTIC_IMAGE, CAPTION, FIRST_SECOND, PHRASE_ACTIVITY, PHRASES, RECORDING
-from dataloader.raw import GROUND_TRUTH
 from evaluation import grounding, localise, metrics, retrieval
 from models.caption_alignment import CELL_GRID, cell_embeddings
 from trainer import losses
@@ -60,7 +58,7 @@ class Collected:
     energy: list[np.ndarray] | None  # per clip, (F, 36, 48) acoustic energy (c0)
 
 
-def _batch_outputs(stage):
+def _batch_outputs(stage, cells: bool):
     def outputs(batch):
         out = stage.stage_outputs(batch, maps=False)
         phrases = tf.reshape(batch[PHRASES], [-1])
@@ -74,25 +72,25 @@ def _batch_outputs(stage):
         steps = frames.shape[1] // video_frames  # log-mel frames a video frame
         per_frame = tf.reduce_mean(tf.reshape(per_frame, [shape[0], shape[1], video_frames, steps, -1]), axis=3)
         out.update(phrase_similarity=per_frame, phrase_present=present)
-        if "features" in out:  # alpha_c (e_c . w) per cell, averaged over the phrase's words
-            cells = cell_embeddings(stage.audio_net, out.pop("features"))
-            share = tf.nn.relu(tf.einsum("bfhwd,bpqd->bpfhwq", cells, words))
+        features = out.pop("features", None)
+        if cells and features is not None:  # alpha_c (e_c . w) per cell, averaged over the phrase's words
+            embedded = cell_embeddings(stage.audio_net, features)
+            share = tf.nn.relu(tf.einsum("bfhwd,bpqd->bpfhwq", embedded, words))
             count = tf.maximum(tf.reduce_sum(tf.cast(present, tf.float32), axis=-1), 1.0)
-            norm = tf.norm(tf.einsum("bfhwd,bfhw->bfd", cells, out["attention"]), axis=-1)  # (B, F)
+            norm = tf.norm(tf.einsum("bfhwd,bfhw->bfd", embedded, out["attention"]), axis=-1)  # (B, F)
             shares = tf.reduce_sum(share * tf.cast(present, tf.float32)[:, :, None, None, None, :], axis=-1)
             out["cell_shares"] = (shares * out["attention"][:, None] / count[:, :, None, None, None]
                                   / tf.maximum(norm, 1e-12)[:, None, :, None, None])
-        if ACOUSTIC_IMAGE in batch:
-            out["energy"] = tf.cast(batch[ACOUSTIC_IMAGE], tf.float32)[..., 0]
+            out["energy"] = tf.cast(batch[ACOUSTIC_IMAGE], tf.float32)[..., 0]  # the network's own input
         return out
 
     return tf.function(outputs)
 
 
-def collect(stage, batches: tf.data.Dataset) -> Collected:
+def collect(stage, batches: tf.data.Dataset, cells: bool = True) -> Collected:
     """Runs the stage over a list's batches (with captions, phrases and their activity, and
-    the recordings' names)."""
-    outputs = _batch_outputs(stage)
+    the recordings' names); with `cells`, an acoustic-image network's cell shares and energy."""
+    outputs = _batch_outputs(stage, cells)
     parts: dict[str, list] = {}
     for batch in batches:
         out = {key: value.numpy() for key, value in outputs(batch).items()}
@@ -174,38 +172,23 @@ def time_grounding(valid: Collected, test: Collected, seed: int = 0) -> dict:
     return result
 
 
-def _source_pixels(directory, name: str, frames: int) -> np.ndarray:
-    """(frames, 2) where the in-picture source of class `name` is in each frame (NaN where it
-    does not sound or is outside the picture)."""
-    truth = json.loads((directory / GROUND_TRUTH).read_text())
-    pixels = np.full((frames, 2), np.nan)
-    for event in truth["events"]:
-        if event["class"] == name and event["role"] != "background" and event.get("pixels"):
-            at = event["first_frame"] + np.arange(len(event["pixels"]))
-            keep = at < frames
-            pixels[at[keep]] = np.asarray(event["pixels"], np.float64)[keep]
-    inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < IMAGE_SIZE[1]) & (pixels[:, 1] >= 0) & (pixels[:, 1] < IMAGE_SIZE[0])
-    pixels[~inside] = np.nan
-    return pixels
-
-
 def space_grounding(clips: Collected, flavour: str, raw_root, sample_length: int, seed: int = 0,
                     tolerance: float = localise.DEFAULT_TOLERANCE) -> dict:
     """Pointing of each in-picture phrase's cell shares, the acoustic energy, a random cell
     and the centre, against the source's true pixels (module docstring)."""
-    from dataloader.raw import read_ground_truth
-
     maps: dict[str, list] = {"cell_shares": [], "acoustic_energy": []}
     truth = []
+    span = np.arange(sample_length * FRAMES_PER_SECOND)
     for n, p in _pairs(clips):
-        directory = localise.raw_recording_dir(clips.recordings[n], flavour, raw_root)
-        ground = read_ground_truth(directory / GROUND_TRUTH)
-        name = next((ph.name for ph in ground.phrases if ph.text.lower() == clips.phrases[n][p].lower()), None)
-        if name is None:
+        recorded = localise.recording_truth(str(localise.raw_recording_dir(clips.recordings[n], flavour, raw_root)))
+        name = next((ph.name for ph in recorded.truth.phrases if ph.text.lower() == clips.phrases[n][p].lower()), None)
+        source = next((e.source for e in recorded.truth.events if e.name == name and e.role != "background"), None)
+        if source is None:  # named by no phrase, or out of the picture
             continue
-        span = (int(clips.first_seconds[n]) - 1) * FRAMES_PER_SECOND + np.arange(sample_length * FRAMES_PER_SECOND)
-        pixels = _source_pixels(directory, name, ground.frames)[np.minimum(span, ground.frames - 1)]
-        frames = (clips.activity[n][:, p] >= SOUNDS) & ~np.isnan(pixels[:, 0])
+        track = recorded.pixels[source]
+        pixels = track[np.minimum((int(clips.first_seconds[n]) - 1) * FRAMES_PER_SECOND + span, len(track) - 1)]
+        inside = np.all((pixels >= 0) & (pixels < IMAGE_SIZE[::-1]), axis=1)  # (u, v) within (width, height)
+        frames = (clips.activity[n][:, p] >= SOUNDS) & inside
         if not frames.any():
             continue
         truth.append(pixels[frames].mean(axis=0))
@@ -234,17 +217,15 @@ def evaluate_stage(stage, planned, config, raw_root=None, seed: int = 0) -> dict
     if not config.valid_file:
         raise FlagError("valid_file", "grounding's threshold is chosen on a validation list: give one")
     loader = dataclasses.replace(planned.loader, training=False)
-    if raw_root is not None and ACOUSTIC_IMAGE not in loader.inputs:
-        loader = dataclasses.replace(loader, inputs=(*loader.inputs, ACOUSTIC_IMAGE))
 
     def batches(list_file):
         return data.dataset(list_file, loader, config.replace(steps_per_epoch=None, deterministic=True),
                             training=False, metadata=True)
 
-    test = collect(stage, batches(config.test_file))
+    test = collect(stage, batches(config.test_file), cells=raw_root is not None)
     if len(set(test.recordings)) < 2:
         raise FlagError("test_file", f"{config.test_file}: retrieval needs clips of at least two recordings")
-    valid = collect(stage, batches(config.valid_file))
+    valid = collect(stage, batches(config.valid_file), cells=False)  # its phrases' timing only
     result = {"pooling": stage.pooling, "retrieval": retrieval_results(caption_scores(test, stage.pooling), test, seed),
               "time": time_grounding(valid, test, seed)}
     if raw_root is not None and test.cell_shares is not None:

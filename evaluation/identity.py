@@ -140,13 +140,10 @@ def score(clips: Sequence[Clip], trials: Sequence[Trial], trained_subjects: set[
 
 def list_subjects(list_file: str, root: str | None, dataset) -> set[int]:
     """The subjects (label values) of a list's recordings, read from each one's first record."""
-    from dataloader.pipeline import record_paths
-    from dataloader.schema import read_record_file
-    from dataloader.windows import first_records
+    from dataloader.pipeline import first_record_contents
 
     key = dataset.label(dataset.subject).key
-    return {int(read_record_file(path, dataset.flavour, ())[key])
-            for path in first_records(record_paths(list_file, root)).values()}
+    return {int(record[key]) for record in first_record_contents(list_file, root, dataset.flavour)}
 
 
 def evaluate_stage(stage, planned, config, trials_file: str | None = None, trials_out: str | None = None,

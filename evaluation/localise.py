@@ -36,7 +36,7 @@ import numpy as np
 from dataloader.camera import IMAGE_HEIGHT, IMAGE_WIDTH
 from dataloader.config import LoaderConfig
 from dataloader.datasets import dataset_spec
-from dataloader.raw import GROUND_TRUTH, frame_coverage, read_ground_truth
+from dataloader.raw import GROUND_TRUTH, GroundTruth, frame_coverage, read_ground_truth
 from dataloader.schema import FRAMES_PER_RECORD
 from evaluation import metrics
 from trainer.stages import MAP_GRID
@@ -66,21 +66,36 @@ def raw_recording_dir(recording: str, flavour: str, raw_root: str | Path) -> Pat
     return nested if spec.two_roots and nested.is_dir() else Path(raw_root) / relative
 
 
+class RecordingTruth(NamedTuple):
+    """A simulated raw recording's ground truth (None if simulated before events were written),
+    and each of its sources' role and pixels (frames, 2) in every frame."""
+
+    truth: GroundTruth | None
+    roles: tuple[str | None, ...]
+    pixels: tuple[np.ndarray, ...]
+
+
 @functools.lru_cache(maxsize=4096)
-def _target_track(directory: str) -> tuple[np.ndarray, np.ndarray]:
-    """The target's pixels (frames, 2), and whether it sounds in each frame."""
+def recording_truth(directory: str) -> RecordingTruth:
     path = Path(directory) / GROUND_TRUTH
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no ground truth (localisation needs the simulator's raw recordings; "
                                 "check --raw_root)")
     sources = json.loads(path.read_text())["sources"]
-    if not sources or sources[0].get("role") != "target":
-        raise ValueError(f"{path}: sources[0] is not the target")
-    pixels = np.asarray(sources[0]["pixels"], dtype=np.float64)
-    truth = read_ground_truth(path)
-    if truth is None:  # simulated before events were written: the target always sounds
+    return RecordingTruth(read_ground_truth(path), tuple(source.get("role") for source in sources),
+                          tuple(np.asarray(source["pixels"], dtype=np.float64) for source in sources))
+
+
+@functools.lru_cache(maxsize=4096)
+def _target_track(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    """The target's pixels (frames, 2), and whether it sounds in each frame."""
+    recorded = recording_truth(directory)
+    if not recorded.roles or recorded.roles[0] != "target":
+        raise ValueError(f"{Path(directory) / GROUND_TRUTH}: sources[0] is not the target")
+    pixels = recorded.pixels[0]
+    if recorded.truth is None:  # simulated before events were written: the target always sounds
         return pixels, np.ones(len(pixels), dtype=bool)
-    sounding = frame_coverage([(e.onset, e.offset) for e in truth.events if e.source == 0], len(pixels)) > 0
+    sounding = frame_coverage([(e.onset, e.offset) for e in recorded.truth.events if e.source == 0], len(pixels)) > 0
     return pixels, sounding
 
 

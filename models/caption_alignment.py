@@ -34,8 +34,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES
+from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES, FRAMES_PER_SECOND
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO
+from dataloader.presets import C_CAPTIONS
 from models.functional import Functional
 from models.layers import (
     CLASSIFIER,
@@ -54,6 +55,7 @@ HOP = FRAME_SAMPLES // AUDIO_FRAMES_PER_VIDEO_FRAME  # 256 samples, 20.8 ms
 WINDOW = FFT_LENGTH = 512  # 41.7 ms
 MEL_BANDS = 64
 EMBEDDING_SIZE = 300  # (C)'s: word2vec's size
+CLIP_FRAMES = C_CAPTIONS.sample_length * FRAMES_PER_SECOND  # the recipe's clips, the networks' default size
 CELL_GRID = (12, 16)
 MAX_WORDS = 48  # a caption's words the stage reads (the simulator's have at most about 30)
 # The TextVectorization's settings, shared by the stage and the vocabulary it is built from.
@@ -132,7 +134,7 @@ def _crnn_block(x, filters: int, name: str):
     return layers.LeakyReLU(0.1, name=f"{name}_relu")(x)
 
 
-def caption_crnn(mode: str = CLASSIFIER, num_classes: int = 10, num_samples: int = 4 * 12 * FRAME_SAMPLES,
+def caption_crnn(mode: str = CLASSIFIER, num_classes: int = 10, num_samples: int = CLIP_FRAMES * FRAME_SAMPLES,
                  embedding_size: int = EMBEDDING_SIZE) -> keras.Model:
     """Input audio (batch, samples, 1), one microphone at 12,288 Hz, a whole number of video
     frames -> (batch, samples / 256, embedding_size) unit frame embeddings."""
@@ -188,7 +190,7 @@ def _cell_block(x, conv, filters: int, kernel, name: str):
 CELL_EMBEDDING = "cell_embedding"  # the layer that embeds a cell's features (`cell_embeddings`)
 
 
-def caption_acoustic_image(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = 48,
+def caption_acoustic_image(mode: str = CLASSIFIER, num_classes: int = 10, num_frames: int = CLIP_FRAMES,
                            embedding_size: int = EMBEDDING_SIZE) -> keras.Model:
     """Input acoustic images (batch, T, 36, 48, 12) -> {"frames": (batch, T, D) unit frame
     embeddings, "attention": (batch, T, 12, 16), "features": (batch, T, 12, 16, 128)}, the

@@ -22,7 +22,7 @@ from dataloader.camera import ACOUSTIC_IMAGE_SHAPE, FRAME_SAMPLES
 from dataloader.config import ACOUSTIC_IMAGE, AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.datasets import ACIVW, AVIA, FLAVOURS
 from models.avmodel import avmodel
-from models.caption_alignment import caption_acoustic_image, caption_crnn
+from models.caption_alignment import CLIP_FRAMES, caption_acoustic_image, caption_crnn
 from models.content_identity import SAMPLE_FRAMES, content_identity_audio, content_identity_video
 from models.content_identity import VIDEO_SIZE as CONTENT_IDENTITY_VIDEO
 from models.dualcamnet import dualcamnet, dualcamnet_v2, dualcamnet_v2_teacher
@@ -129,9 +129,10 @@ SPECS = (
     ModelSpec("content_identity_audio", content_identity_audio, {AUDIO: (SAMPLE_FRAMES * FRAME_SAMPLES, 1)}, _window,
               {}),  # (12, 2, 128)
     # (C)'s CRNN and an acoustic-image encoder, per frame against the caption_alignment stage's words.
-    ModelSpec("caption_crnn", caption_crnn, {AUDIO: (4 * 12 * FRAME_SAMPLES, 1)}, _audio_samples, {}),  # (192, 300)
-    ModelSpec("caption_acoustic_image", caption_acoustic_image, {ACOUSTIC_IMAGE: (48, 36, 48, 12)}, _acoustic_frames,
-              {}),  # {"frames": (48, 300), "attention": (48, 12, 16), "features": (48, 12, 16, 128)}
+    ModelSpec("caption_crnn", caption_crnn, {AUDIO: (CLIP_FRAMES * FRAME_SAMPLES, 1)}, _audio_samples,
+              {}),  # (192, 300)
+    ModelSpec("caption_acoustic_image", caption_acoustic_image, {ACOUSTIC_IMAGE: (CLIP_FRAMES, *ACOUSTIC_IMAGE_SHAPE)},
+              _acoustic_frames, {}),  # {"frames": (48, 300), "attention": (48, 12, 16), "features": (48, 12, 16, 128)}
 )
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 # (a paper's name, flavour) -> registry name

@@ -302,6 +302,7 @@ def test_true_positions_average_only_the_frames_in_which_the_target_sounds(tmp_p
         {"class": "train", "role": "target", "source": 0, "onset": 0.2, "offset": 0.4},
         {"class": "boat", "role": "secondary", "source": 1, "onset": 0.0, "offset": 2.0}])
     (directory / "ground_truth.json").write_text(json.dumps(truth))
+    localise.recording_truth.cache_clear()
     localise._target_track.cache_clear()
     got = localise.true_positions(["/c/class_4/data_007", "/c/class_4/data_007"], [1, 2], 1, ACIVW, tmp_path)
     assert got.positions[0] == pytest.approx([3.0, 103.0])  # frames 2, 3, 4

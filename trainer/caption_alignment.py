@@ -100,7 +100,6 @@ class CaptionAlignment(_Stage):
 
     def similarity(self, data: dict) -> tf.Tensor:
         """(B, T, Q) each clip's frames against its own caption's words, max(0, a . w)."""
-        frames = frame_embeddings(self.audio_net, data[self.audio_key])["frames"]
-        words, present = self.words(data[CAPTION])
-        own = tf.einsum("btd,bqd->btq", frames, words)
-        return tf.nn.relu(own) * tf.cast(present, tf.float32)[:, None, :]
+        out = self.stage_outputs(data, maps=False)
+        own = tf.einsum("btd,bqd->btq", out["frames"], out["words"])
+        return tf.nn.relu(own) * tf.cast(out["words_present"], tf.float32)[:, None, :]

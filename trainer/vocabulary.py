@@ -39,19 +39,15 @@ def vocabulary_settings(config: RunConfig) -> dict:
 
 def list_captions(list_file: str, root: str | None, flavour: str) -> list[str]:
     """The caption of each recording of a list, from its first record (in the list's order)."""
-    from dataloader.pipeline import record_paths
-    from dataloader.schema import TRUTH_CAPTION, read_record_file
-    from dataloader.windows import first_records
+    from dataloader.pipeline import first_record_contents
+    from dataloader.schema import TRUTH_CAPTION
 
-    captions = []
-    for path in first_records(record_paths(list_file, root)).values():
-        try:
-            record = read_record_file(path, flavour, (), truth=True)
-        except ValueError as err:
-            raise FlagError("train_file", f"{err}: the caption_alignment stage learns from the captions of records "
-                                          "converted from simulated recordings with ground truth") from None
-        captions.append(record[TRUTH_CAPTION].decode())
-    return captions
+    try:
+        records = first_record_contents(list_file, root, flavour, truth=True)
+    except ValueError as err:
+        raise FlagError("train_file", f"{err}: the caption_alignment stage learns from the captions of records "
+                                      "converted from simulated recordings with ground truth") from None
+    return [record[TRUTH_CAPTION].decode() for record in records]
 
 
 def make_vocabulary(captions: list[str]) -> list[str]:
