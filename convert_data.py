@@ -15,6 +15,14 @@ the caption and its phrases, the audio's offset), unless --no_ground_truth. A re
 complete records are kept, the rest written. Bad input stops the run with one line naming
 the file and the problem (exit code 1), or with --skip_bad leaves that recording out and
 lists it at the end; an output that cannot be written stops it too, naming the output.
+
+With --runner, the conversion runs as an Apache Beam pipeline on that runner (DirectRunner
+here; DataflowRunner, FlinkRunner, SparkRunner on a cluster) and writes the same files. The
+runner's options follow a `--` and go to Beam as they are; the roots and OUT_DIR must be on
+a filesystem that this machine and every worker mount at the same paths (README.md has the
+commands for Dataflow, Flink and Spark):
+    python convert_data.py ROOT_RAW_DIR OUT_DIR --runner DirectRunner --workers 2
+    python convert_data.py ROOT_RAW_DIR OUT_DIR --runner DataflowRunner -- --project P --region R ...
 """
 import argparse
 import os
@@ -37,7 +45,8 @@ def main(argv=None) -> int:
                         help="0: acoustic images, 1: raw audio, 2: video (default: all)")
     parser.add_argument("--flavour", "--layout", dest="flavour", choices=FLAVOURS,
                         help="the dataset (default: recognised; --layout: its former name)")
-    parser.add_argument("--workers", type=int, default=1, help="recordings converted in parallel")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="recordings converted in parallel (with --runner DirectRunner: its threads)")
     parser.add_argument("--skip_bad", action="store_true",
                         help="leave out recordings with missing, truncated or malformed files, and list them")
     parser.add_argument("--overwrite", action="store_true", help="write every record again")
@@ -53,29 +62,50 @@ def main(argv=None) -> int:
                              "converter did and its loader reads, instead of the JPEG files (ACIVW's are raw)")
     parser.add_argument("--no_ground_truth", action="store_true",
                         help="leave the simulator's ground truth (ground_truth.json) out of the records")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (a Beam pipeline shows none)")
+    parser.add_argument("--runner", metavar="NAME",
+                        help="run as an Apache Beam pipeline on this runner: DirectRunner, DataflowRunner, "
+                             "FlinkRunner, SparkRunner...; the arguments after a -- are its pipeline options "
+                             "(default: the local converter)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The runner's options go to Beam untouched, after a --: taken from among ours, a
+    # mistyped flag of ours would pass silently as one of them.
+    runner_args = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, runner_args = argv[:split], argv[split + 1:]
     args = parser.parse_args(argv)
     if len(args.dirs) not in (2, 3):
         parser.error("give ROOT_RAW_DIR OUT_DIR (one root) or ROOT_DIR ROOT_RAW_DIR OUT_DIR (two roots)")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if runner_args and not args.runner:
+        parser.error(f"the arguments after -- ({' '.join(runner_args)}) are a Beam runner's options: give --runner")
+    if args.runner and args.workers > 1 and args.runner.lower().removesuffix("runner") != "direct":
+        parser.error("--workers: the DirectRunner's threads; give a cluster runner's workers in its options after "
+                     "-- (DataflowRunner: --num_workers, FlinkRunner: --parallelism)")
     *roots, out_dir = (os.path.abspath(os.path.expanduser(d)) for d in args.dirs)
     mat_root, raw_root = roots if len(roots) == 2 else roots * 2
+    settings = dict(
+        flavour=args.flavour,
+        modalities=modalities_from_flags(args.modalities),
+        workers=args.workers,
+        skip_bad=args.skip_bad,
+        overwrite=args.overwrite,
+        beamform=args.beamform,
+        geometry=args.geometry,
+        strict_shapes=args.strict_shapes,
+        raw_video=args.raw_video,
+        ground_truth=not args.no_ground_truth,
+    )
     try:
-        summary = convert_dataset(
-            mat_root, raw_root, out_dir,
-            flavour=args.flavour,
-            modalities=modalities_from_flags(args.modalities),
-            workers=args.workers,
-            skip_bad=args.skip_bad,
-            overwrite=args.overwrite,
-            beamform=args.beamform,
-            geometry=args.geometry,
-            strict_shapes=args.strict_shapes,
-            raw_video=args.raw_video,
-            ground_truth=not args.no_ground_truth,
-            progress=not args.quiet,
-        )
+        if args.runner:
+            from conversion.beam import convert_with_beam  # only here: Beam takes seconds to import
+
+            summary = convert_with_beam(mat_root, raw_root, out_dir, runner=args.runner, runner_args=runner_args,
+                                        **settings)
+        else:
+            summary = convert_dataset(mat_root, raw_root, out_dir, progress=not args.quiet, **settings)
     except (RawDataError, OSError, ValueError) as err:  # OSError: an output that cannot be written
         parser.exit(1, f"{parser.prog}: error: {err}\n")
     except BrokenProcessPool:

@@ -7,6 +7,10 @@ encoding it was converted with, and whether ground truth was left out (`conversi
 so a re-run with others cannot mix records silently. Recordings are converted in parallel,
 one per task, longest first so that the last tasks are short; the worker processes die with
 the converter, even when it is killed with SIGKILL.
+
+A conversion is four steps, which `conversion.beam` runs as a Beam pipeline too: `prepare`
+(the output directory and its manifest), `Plan.jobs` (finding the recordings),
+`convert_recording` (one recording's records) and `Summary.add` (counting what they did).
 """
 from __future__ import annotations
 
@@ -124,6 +128,21 @@ class Summary:
     partials_removed: int = 0  # temporary files of an interrupted run
     elapsed: float = 0.0
 
+    def add(self, result: JobResult) -> None:
+        """Counts a recording's records, or the recording as skipped if its input was bad."""
+        if result.error is not None:
+            self.skip(result.error)
+            return
+        self.recordings += 1
+        self.records_written += result.written
+        self.records_present += result.present
+        self.bytes_written += result.bytes_written
+        self.records_with_truth += result.with_truth
+        self.padded_files += sorted(result.padded)
+
+    def skip(self, error: RawDataError) -> None:
+        self.skipped.append((error.path, error.problem))
+
     @property
     def seconds(self) -> int:
         """Recording-seconds now in the output: one per record."""
@@ -212,14 +231,48 @@ def _geometry_path(mat_root: Path, raw_root: Path, given: str | None) -> str:
     raise RawDataError(candidates[0], "missing array geometry file, needed to beamform (see --geometry)")
 
 
-def convert_dataset(
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A conversion whose output directory is ready (`prepare`): what finding its recordings
+    and making their jobs takes. It pickles, so that a Beam pipeline can find them on a worker."""
+
+    mat_root: Path
+    raw_root: Path
+    out_root: Path
+    flavour: str
+    options: rec.ReadOptions
+    skip_bad: bool
+    overwrite: bool
+    beamform: bool
+    geometry: str | None
+
+    def jobs(self) -> tuple[list[Job], list[RawDataError]]:
+        """One job per recording, longest first (so that a pool's last tasks are short), and
+        the problems of the recordings that cannot be converted. A problem raises unless
+        `skip_bad`, and so does a missing geometry file when a recording needs beamforming:
+        before any record is written."""
+        modalities = self.options.modalities
+        found, problems = rec.discover(self.mat_root, self.raw_root, self.flavour, modalities, self.beamform)
+        if problems and not self.skip_bad:
+            raise problems[0]
+        options = self.options
+        if self.beamform and any(r.beamformed(modalities) for r in found):
+            geometry_path = _geometry_path(self.mat_root, self.raw_root, self.geometry)
+            options = dataclasses.replace(options, geometry_path=geometry_path)
+        jobs = [
+            Job(recording, str(self.out_root), options, self.overwrite, self.skip_bad)
+            for recording in sorted(found, key=lambda r: -r.seconds)
+        ]
+        return jobs, problems
+
+
+def prepare(
     mat_root: str | os.PathLike,
     raw_root: str | os.PathLike,
     out_root: str | os.PathLike,
     *,
     flavour: str | None = None,
     modalities: tuple[str, ...] = schema.MODALITIES,
-    workers: int = 1,
     skip_bad: bool = False,
     overwrite: bool = False,
     beamform: bool = False,
@@ -227,9 +280,12 @@ def convert_dataset(
     strict_shapes: bool = False,
     raw_video: bool = False,
     ground_truth: bool = True,
-    progress: bool = True,
-) -> Summary:
-    """Converts every recording under the roots (the same directory for a one-root dataset).
+) -> tuple[Plan, Summary]:
+    """Checks the roots (the same directory for a one-root dataset), recognises the flavour
+    unless it is given, and makes the output directory ready: created, cleared of an
+    interrupted run's temporary files, and its manifest checked and written. Returns the plan
+    and the summary so far. The keywords are a conversion's settings, which `convert_dataset`
+    and `beam.convert_with_beam` pass on:
 
     Bad input raises RawDataError naming the file and the problem, unless `skip_bad`: then
     the recording is left out and listed in the summary. An output that cannot be written
@@ -241,7 +297,6 @@ def convert_dataset(
     recording whose raw directory holds one with events carries it (a malformed one is bad
     input, as above).
     """
-    started = time.perf_counter()
     mat_root, raw_root, out_root = Path(mat_root), Path(raw_root), Path(out_root)
     for root in (mat_root, raw_root):
         if not root.is_dir():
@@ -252,33 +307,32 @@ def convert_dataset(
     _create_output(out_root)
     summary = Summary(partials_removed=remove_partials(out_root))
     _check_manifest(out_root, _manifest(flavour, options), overwrite)
+    return Plan(mat_root, raw_root, out_root, flavour, options, skip_bad, overwrite, beamform, geometry), summary
 
-    found, problems = rec.discover(mat_root, raw_root, flavour, modalities, beamform)
-    if problems and not skip_bad:
-        raise problems[0]
-    summary.skipped += [(err.path, err.problem) for err in problems]
-    if beamform and any(r.beamformed(modalities) for r in found):
-        options = dataclasses.replace(options, geometry_path=_geometry_path(mat_root, raw_root, geometry))
-    jobs = [
-        Job(recording, str(out_root), options, overwrite, skip_bad)
-        for recording in sorted(found, key=lambda r: -r.seconds)
-    ]
 
-    bar = tqdm(total=sum(r.seconds for r in found), unit="s", desc="converting", disable=not progress)
+def convert_dataset(
+    mat_root: str | os.PathLike,
+    raw_root: str | os.PathLike,
+    out_root: str | os.PathLike,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    **settings,
+) -> Summary:
+    """Converts every recording under the roots, `workers` at a time; `settings` are
+    `prepare`'s, which says what is raised."""
+    started = time.perf_counter()
+    plan, summary = prepare(mat_root, raw_root, out_root, **settings)
+    jobs, problems = plan.jobs()
+    for problem in problems:
+        summary.skip(problem)
+    bar = tqdm(total=sum(job.recording.seconds for job in jobs), unit="s", desc="converting", disable=not progress)
     with bar, contextlib.closing(_run(jobs, workers)) as results:
         for result in results:
             bar.update(result.recording.seconds)
-            if result.error is None:
-                summary.recordings += 1
-                summary.records_written += result.written
-                summary.records_present += result.present
-                summary.bytes_written += result.bytes_written
-                summary.records_with_truth += result.with_truth
-                summary.padded_files += sorted(result.padded)
-            elif skip_bad:
-                summary.skipped.append((result.error.path, result.error.problem))
-            else:
+            if result.error is not None and not plan.skip_bad:
                 raise result.error
+            summary.add(result)
     summary.elapsed = time.perf_counter() - started
     return summary
 
