@@ -207,6 +207,16 @@ def test_two_devices_match_one_device(lists, tmp_path):
     assert two["logs"]["accuracy"] == pytest.approx(one["logs"]["accuracy"])
 
 
+def test_two_devices_validate_a_batch_they_split_unevenly(lists, tmp_path):
+    """The validation list's 3 windows make one batch of 3, split 2 + 1 between the replicas."""
+    args = _train_args(lists, tmp_path, "two", "--logical_cpus", "2", "--num_epochs", "1", "--valid_file",
+                       str(lists / "validation.txt"), "--sample_length", "3", "--number_of_crops", "1")
+    process = _main_process(args)
+    output = process.communicate(timeout=600)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert np.isfinite(_final_summary(output)["logs"]["val_loss"])
+
+
 @pytest.mark.slow
 def test_two_workers_match_one_device(lists, tmp_path):
     one = _final_summary(_main_process(_train_args(lists, tmp_path, "one")).communicate(timeout=600)[0])

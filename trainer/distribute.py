@@ -7,8 +7,10 @@
   logical devices under `MirroredStrategy`.
 - Otherwise the default strategy (one device).
 
-The global batch is `batch_size`, split evenly between replicas. Triplet mining sees the
-samples of its own replica only, as a per-device batch would.
+The global batch is `batch_size`, split evenly between replicas. The self-supervised stages
+gather every replica's maps before mining triplets (`trainer.stages.gathered`), so a run on
+several replicas mines, and learns, as one device would on the global batch (batch
+normalisation aside: each replica normalises with its own samples' statistics).
 """
 from __future__ import annotations
 

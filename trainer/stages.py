@@ -32,16 +32,21 @@ FEATURES = ("audio", "audio_embedding", "video", "attended_video", "logits")
 
 class Share(keras.metrics.Metric):
     """Correct / counted, accumulated over every batch since the last reset (the original
-    reported the triplet accuracy of the last batch only)."""
+    reported the triplet accuracy of the last batch only). With `global_counts`, every replica
+    passes the counts of the whole global batch (of `gathered` samples), which a sum over the
+    replicas would count once per replica."""
 
-    def __init__(self, name: str, **kwargs):
+    def __init__(self, name: str, global_counts: bool = False, **kwargs):
         super().__init__(name=name, **kwargs)
+        self.global_counts = global_counts
         self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, correct, total):
-        self.correct.assign_add(across_replicas(correct, "sum"))
-        self.total.assign_add(across_replicas(total, "sum"))
+        if not self.global_counts:
+            correct, total = across_replicas(correct, "sum"), across_replicas(total, "sum")
+        self.correct.assign_add(correct)
+        self.total.assign_add(total)
 
     def result(self):
         return tf.math.divide_no_nan(self.correct, self.total)
@@ -54,6 +59,21 @@ def across_replicas(value: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
     if context is None or context.num_replicas_in_sync == 1:
         return value
     return context.all_reduce(reduction, value)
+
+
+def gathered(value: tf.Tensor) -> tf.Tensor:
+    """`value` (B, ...) of this replica's samples -> that of the global batch, every
+    replica's samples in replica order, so that triplets are mined across replicas.
+
+    The update stays the one-device update of the global batch: every replica computes the
+    same global loss L and divides it by the number R of replicas (`_Stage.train_step`);
+    all_gather's gradient sums the R replicas' upstream gradients, (1/R) dL/dvalue each, into
+    dL/dvalue and gives each replica the rows of its own samples; the optimizer sums what
+    those rows give through each replica's networks: dL/dweights, every sample counted once."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_gather(value, axis=0)
 
 
 def _multi_worker(strategy: tf.distribute.Strategy) -> bool:
@@ -119,7 +139,9 @@ class _Stage(keras.Model):
 
     def train_step(self, data):
         # Replica gradients are summed across devices, so each replica's loss is divided by
-        # their number: the update is then the one-device update of the global batch.
+        # their number: the update is then the one-device update of the global batch, whether
+        # a replica's loss is the mean over its own samples or, on `gathered` samples, the
+        # loss of the global batch itself.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             loss, _ = self.compute_terms(data, training=True)
@@ -149,9 +171,11 @@ class _Stage(keras.Model):
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras builds a model under a strategy from a first batch, which it gets by
         `strategy.reduce`-ing a distributed batch: that fails for a dict of per-replica
-        tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585, still so in 3.15). The first
-        replica's part of the batch has the shapes the build needs."""
-        if iterator is not None and _multi_worker(self.distribute_strategy):
+        tensors under MultiWorkerMirroredStrategy (keras-team/keras#20585, still so in 3.15),
+        and under any strategy for a batch its replicas split unevenly (the last of an
+        evaluation list: 2 + 1 samples). The first replica's part of the batch has the shapes
+        the build needs."""
+        if iterator is not None and self.distribute_strategy.num_replicas_in_sync > 1:
             for _, _, batches in iterator.enumerate_epoch():  # (begin, end, iterator) in Keras 3.15
                 data_batch = tf.nest.map_structure(
                     lambda value: self.distribute_strategy.experimental_local_results(value)[0], next(batches))
@@ -210,7 +234,7 @@ class SelfSupervised(_Stage):
         self.cross_modal_weight, self.cross_modal_scale = cross_modal_weight, cross_modal_scale
         self.map_agreement_weight = map_agreement_weight
         self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
-        self.accuracy = Share("triplet_accuracy")
+        self.accuracy = Share("triplet_accuracy", global_counts=True)
         if cross_modal_weight:
             self.cross_modal_loss = keras.metrics.Mean(name="cross_modal_loss")
         if map_agreement_weight:
@@ -282,10 +306,15 @@ class SelfSupervised(_Stage):
         and with a `map_agreement_weight`, KL(audio map || video map) over the cells: the
         triplets only ask v^2 to keep the audio vector's direction for the positive, which
         a rising audio map constrains at its peak alone, so the video map need not peak
-        at the source, and the attention map a v^2 then points at it half the time."""
+        at the source, and the attention map a v^2 then points at it half the time.
+
+        All of them over the global batch (`gathered`): every replica mines the triplets, and
+        matches the identities, of every replica's samples. Returns the distances and
+        positives of the global batch, and the audio network's output of this replica's."""
         audio, video, audio_output = self.maps(data, training)
+        audio, video = gathered(audio), gathered(video)
         distances = losses.attention_distances(audio, video)
-        positives = losses.same_identity(recording_ids(data, self.identity_keys))
+        positives = losses.same_identity(gathered(recording_ids(data, self.identity_keys)))
         loss = self.triplet(distances, positives)
         if self.cross_modal_weight:
             identity = losses.cross_modal_identity_loss(tf.reduce_sum(audio, axis=[1, 2]),
@@ -348,7 +377,8 @@ class Transfer(SelfSupervised):
         audio_video, distances, positives, embedding = self.audio_video_terms(data, training)
         teacher_map = tf.cast(self.teacher(data[self.teacher_key], training=False), tf.float32)
         teacher_embedding = losses.l2_normalise(tf.reduce_sum(tf.reduce_mean(teacher_map, axis=1), axis=[1, 2]))
-        teacher_distances = losses.embedding_distances(losses.l2_normalise(embedding), teacher_embedding)
+        teacher_distances = losses.embedding_distances(gathered(losses.l2_normalise(embedding)),
+                                                       gathered(teacher_embedding))
         to_teacher = self.triplet(teacher_distances, positives)
         self.audio_video_loss.update_state(across_replicas(audio_video))
         self.teacher_loss.update_state(across_replicas(to_teacher))
