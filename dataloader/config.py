@@ -196,11 +196,14 @@ class Throughput:
     """How fast samples are made; none of it changes which samples.
 
     `cycle_length` windows are read at once, each from its GZIP files in order, by
-    `parallel_calls` threads. `cache` ("" for memory, else a file prefix) keeps the
+    `parallel_calls` threads. `input_cache` (a directory) keeps what is decoded of each
+    record before any random draw, uncompressed, so that only the first epoch inflates
+    records (`dataloader.input_cache`). `cache` ("" for memory, else a file prefix) keeps the
     preprocessed samples of an evaluation pipeline after the first epoch; training windows
     change every epoch, so a training pipeline refuses it. `service_address` sends the
     pipeline to a tf.data service dispatcher ("grpc://host:port"), whose workers split the
-    windows among themselves (distributed_epoch), so each is made once per epoch.
+    windows among themselves (distributed_epoch), so each is made once per epoch, and batched
+    by the client (`service_job_name`: clients of one job share its samples).
     `deterministic` None means deterministic exactly when not training.
     """
 
@@ -208,6 +211,7 @@ class Throughput:
     cycle_length: int = 8
     read_buffer_bytes: int | None = None  # TFRecordDataset's default
     prefetch: int = AUTOTUNE
+    input_cache: str | None = None
     cache: str | None = None
     service_address: str | None = None
     service_job_name: str | None = None

@@ -12,6 +12,10 @@
     batch        `batch_size` samples
     postprocess  functions of whole batches (none by default)
 
+With an input cache (`Throughput.input_cache`), read to decode become one reading of the
+window's records' cached tensors (`dataloader.input_cache`, built from these phases, record
+by record, the first time); preprocess and what follows run as without.
+
 Parse to preprocess run as one map over windows. Each of those phases is an ordered dict of
 named functions `features -> features`, keyed by the input they make; `default_phases`
 builds them from a `LoaderConfig`, and a stage changes a sample by adding, replacing or
@@ -34,6 +38,7 @@ that line in the error.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -60,6 +65,7 @@ from dataloader.config import (
     LoaderConfig,
     Throughput,
 )
+from dataloader.input_cache import InputCache, cached_video_frames, window_video_indices
 from dataloader.normalisation import load_acoustic_image_normalisation, load_normalisation
 from dataloader.schema import ACOUSTIC_IMAGE, AUDIO_DATA, FRAMES_PER_RECORD, VIDEO
 from dataloader.windows import MIRROR, PATHS, find_clips, first_records, read_list, window_dataset, windows_per_epoch
@@ -78,6 +84,9 @@ TRUTH_KEYS_OF = {ACTIVITY: (schema.TRUTH_ACTIVITY,),
                  PHRASE_ACTIVITY: (schema.TRUTH_PHRASE_ACTIVITY, schema.TRUTH_PHRASES),
                  OFFSET: (schema.TRUTH_OFFSET,), CAPTION: (schema.TRUTH_CAPTION,),
                  TARGET_SUBJECT: (schema.TRUTH_SUBJECT,)}
+# What a window's records give frame by frame, and after the cache concatenates; the rest is
+# the window's first record's.
+FRAME_WISE = (ACOUSTIC_IMAGE, AUDIO_FRAMES, VIDEO_FRAMES, ACTIVITY, PHRASE_ACTIVITY)
 PHRASE_COUNTS = "phrase_counts"  # (L,) int64: the phrases of each record of a window
 # (no apostrophes in these messages: tf.debugging.Assert escapes them)
 NO_TRUTH = ("holds no ground truth; convert the recordings of the simulator (their ground_truth.json, with events) "
@@ -126,6 +135,18 @@ def describe_read_error(err: tf.errors.OpError) -> str:
     return _WRAPPING.sub("", lines[0]) if lines else type(err).__name__
 
 
+def _record_reader(throughput: Throughput) -> Callable[[tf.Tensor], tf.Tensor]:
+    """A record file's path -> its one serialized record; a bad file fails, naming it."""
+    import tensorflow as tf
+
+    def read(path: tf.Tensor) -> tf.Tensor:
+        record, problem = schema.read_record(path, throughput.read_buffer_bytes)
+        with tf.control_dependencies([_assert(tf.equal(problem, ""), path, problem)]):
+            return tf.identity(record)
+
+    return read
+
+
 def _truth_keys(config: LoaderConfig) -> tuple[str, ...]:
     """The ground truth's record keys the config's `truth` is made from."""
     return tuple(key for key in schema.TRUTH_KEYS if any(key in TRUTH_KEYS_OF[name] for name in config.truth))
@@ -169,10 +190,10 @@ def _parse(config: LoaderConfig) -> Step:
     return parse
 
 
-def _pick_video_frames(config: LoaderConfig) -> Step:
+def _pick_video_frames(frames: Sequence[int]) -> Step:
     import tensorflow as tf
 
-    indices = tf.constant(video.frame_indices(config.frames_per_sample, config.num_video_frames))
+    indices = tf.constant(frames, tf.int64)
 
     def pick(features: Features) -> Features:
         key = FRAME_BYTES[VIDEO]
@@ -378,35 +399,91 @@ def _one_hot_labels(config: LoaderConfig) -> Step:
     return one_hot
 
 
+def _reading_phases(config: LoaderConfig, video_frames: Sequence[int]) -> dict[str, dict[str, Step]]:
+    """The phases parse, sample (the window's `video_frames`) and decode of `config`."""
+    inputs = set(config.inputs)
+    phases: dict[str, dict[str, Step]] = {"parse": {"records": _parse(config)}, "sample": {}, "decode": {}}
+    if VIDEO_FRAMES in inputs:
+        phases["sample"][VIDEO_FRAMES] = _pick_video_frames(video_frames)
+        phases["decode"][VIDEO_FRAMES] = _decode_video
+    if ACOUSTIC_IMAGE in inputs:
+        phases["decode"][ACOUSTIC_IMAGE] = _decode_acoustic_image(config)
+    if inputs & {AUDIO, WAVEFORM, SPECTROGRAM}:
+        phases["decode"][AUDIO] = _decode_audio(config)
+    if config.truth:
+        phases["decode"]["truth"] = _decode_truth(config)
+    return phases
+
+
 def default_phases(config: LoaderConfig) -> dict[str, dict[str, Step]]:
     """The functions of each phase that make `config`'s inputs, in order."""
     inputs = set(config.inputs)
-    phases: dict[str, dict[str, Step]] = {phase: {} for phase in PHASES}
-    phases["parse"]["records"] = _parse(config)
+    phases = {**_reading_phases(config, video.frame_indices(config.frames_per_sample, config.num_video_frames)),
+              "preprocess": {}, "postprocess": {}}
     if VIDEO_FRAMES in inputs:
-        phases["sample"][VIDEO_FRAMES] = _pick_video_frames(config)
-        phases["decode"][VIDEO_FRAMES] = _decode_video
         phases["preprocess"][VIDEO_FRAMES] = _preprocess_video(config)
     if ACOUSTIC_IMAGE in inputs:
-        phases["decode"][ACOUSTIC_IMAGE] = _decode_acoustic_image(config)
         if config.flip_acoustic_images:
             phases["preprocess"][ACOUSTIC_IMAGE] = _flip_acoustic_images
         if config.acoustic_image_stats_path:
             phases["preprocess"]["standardise_acoustic_images"] = _standardise_acoustic_images(config)
-    if inputs & {AUDIO, WAVEFORM, SPECTROGRAM}:
-        phases["decode"][AUDIO] = _decode_audio(config)
     if AUDIO in inputs:
         phases["preprocess"][AUDIO] = _raw_audio(config)
     if inputs & {WAVEFORM, SPECTROGRAM}:
         phases["preprocess"][WAVEFORM] = _waveform(config)
     if SPECTROGRAM in inputs:
         phases["preprocess"][SPECTROGRAM] = _spectrogram(config)
-    if config.truth:
-        phases["decode"]["truth"] = _decode_truth(config)
     if config.mirror and config.training:
         phases["preprocess"][MIRROR] = _mirror
     phases["preprocess"]["labels"] = _one_hot_labels(config)
     return phases
+
+
+def _record_decoding(config: LoaderConfig, throughput: Throughput) -> Step:
+    """A record file's path -> what the input cache keeps of it: parsed, its frames that a
+    window of `config` can pick, decoded, and of its audio the microphones `config` uses."""
+    import tensorflow as tf
+
+    one_record = dataclasses.replace(config, sample_length=1, total_length=None, nr_frames=1)
+    phases = _reading_phases(one_record, cached_video_frames(config))
+    decode = _compose([step for phase in phases.values() for step in phase.values()])
+    read = _record_reader(throughput)
+
+    def decoded(path: tf.Tensor) -> Features:
+        features = decode({PATHS: path[tf.newaxis], SERIALIZED: read(path)[tf.newaxis]})
+        del features[PATHS]
+        if AUDIO_FRAMES in features:
+            features[AUDIO_FRAMES] = features[AUDIO_FRAMES][:, :config.audio_mics, :]
+        return features
+
+    return decoded
+
+
+def _decode_from_cache(config: LoaderConfig, throughput: Throughput, paths: Sequence[str]) -> Step:
+    """The parse, sample and decode phases of a window, read from the input cache of `paths`
+    (`dataloader.input_cache`), which is first completed if it is not."""
+    import tensorflow as tf
+
+    cache = InputCache.of(throughput.input_cache, paths, config)
+    index = cache.index()
+    if index is None:
+        decode = _record_decoding(config, throughput)
+        index = cache.build(lambda missing: tf.data.Dataset.from_tensor_slices(missing).map(
+            decode, num_parallel_calls=throughput.parallel_calls, deterministic=True))
+    read = cache.reader(index)
+    picks = tf.constant(window_video_indices(config)) if VIDEO_FRAMES in config.inputs else None
+
+    def decoded(window: Features) -> Features:
+        records = [read(window[PATHS][i]) for i in range(config.sample_length)]
+        features = dict(window)
+        for name in records[0]:
+            features[name] = (tf.concat([record[name] for record in records], axis=0) if name in FRAME_WISE
+                              else records[0][name])
+        if picks is not None:
+            features[VIDEO_FRAMES] = tf.gather(features[VIDEO_FRAMES], picks)
+        return features
+
+    return decoded
 
 
 def output_keys(config: LoaderConfig) -> tuple[str, ...]:
@@ -453,7 +530,9 @@ def make_dataset(
     the record paths themselves; relative paths are relative to `root`).
 
     `epochs` None repeats forever; training epochs are numbered from `first_epoch`, and the
-    crops of epoch e depend only on (config.seed, e). `windows.windows_per_epoch` gives the
+    crops of epoch e depend only on (config.seed, e). With `throughput.input_cache`, the
+    cache of the records is completed first (the records read once), and then only its
+    phases preprocess and postprocess are taken from `phases`. `windows.windows_per_epoch` gives the
     samples of one epoch. Iterating it over a bad record file fails with
     `tf.errors.InvalidArgumentError` naming the file (see the module's docstring).
     """
@@ -467,43 +546,52 @@ def make_dataset(
     length = config.sample_length
     clips = find_clips(record_paths(records, root), config.total_length)
 
-    def read_file(path: tf.Tensor) -> tf.Tensor:
-        record, problem = schema.read_record(path, throughput.read_buffer_bytes)
-        with tf.control_dependencies([_assert(tf.equal(problem, ""), path, problem)]):
-            return tf.identity(record)
-
-    def read(window: Features) -> tf.data.Dataset:
-        records = tf.data.Dataset.from_tensor_slices(window[PATHS]).map(read_file)
-        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(window), records.batch(length, drop_remainder=True)))
-
     keys = output_keys(config)
-    per_sample = _compose([step for phase in PHASES[:-1] for step in phases[phase].values()])
-
-    def make_sample(window: Features, serialized: tf.Tensor) -> Features:
-        features = per_sample({**window, SERIALIZED: serialized})
-        return {key: features[key] for key in keys}
-
     dataset = window_dataset(clips, config, epochs, first_epoch)
-    dataset = dataset.interleave(read, cycle_length=throughput.cycle_length,
-                                 num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    if throughput.input_cache is None:
+        read_file = _record_reader(throughput)
+
+        def read(window: Features) -> tf.data.Dataset:
+            records = tf.data.Dataset.from_tensor_slices(window[PATHS]).map(read_file)
+            return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(window),
+                                        records.batch(length, drop_remainder=True)))
+
+        per_sample = _compose([step for phase in PHASES[:-1] for step in phases[phase].values()])
+
+        def make_sample(window: Features, serialized: tf.Tensor) -> Features:
+            features = per_sample({**window, SERIALIZED: serialized})
+            return {key: features[key] for key in keys}
+
+        dataset = dataset.interleave(read, cycle_length=throughput.cycle_length,
+                                     num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
+    else:
+        from_cache = _compose([_decode_from_cache(config, throughput, [p for clip in clips for p in clip.paths]),
+                               *phases["preprocess"].values()])
+
+        def make_sample(window: Features) -> Features:
+            features = from_cache(window)
+            return {key: features[key] for key in keys}
+
     dataset = dataset.map(make_sample, num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
     if throughput.cache is not None:
         dataset = dataset.cache(throughput.cache)
+    if throughput.service_address is not None:
+        # Samples, not batches: the client batches what every worker made, so an epoch's
+        # batches hold the samples of the epoch without the service, and drop the same number.
+        dataset = dataset.apply(tf.data.experimental.service.distribute(
+            processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,
+            service=throughput.service_address, job_name=throughput.service_job_name,
+        ))
     dataset = dataset.batch(batch_size, drop_remainder=config.batch_drops_remainder,
                             num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
     if phases["postprocess"]:
         dataset = dataset.map(_compose(list(phases["postprocess"].values())),
                               num_parallel_calls=throughput.parallel_calls, deterministic=deterministic)
-    if epochs is not None and throughput.service_address is None:
+    if epochs is not None:
         # A known length lets Keras end an epoch on its last batch; without it Keras runs one
         # more step that finds no data, and still counts it in the optimizer's iterations
         # (measured on Keras 3.6 and 3.15: 5 batches of unknown length count 6 iterations).
         samples = windows_per_epoch(clips, config) * epochs  # a batch may hold the end of one epoch and the next
         batches = samples // batch_size if config.batch_drops_remainder else -(-samples // batch_size)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    if throughput.service_address is not None:
-        dataset = dataset.apply(tf.data.experimental.service.distribute(
-            processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,
-            service=throughput.service_address, job_name=throughput.service_job_name,
-        ))
     return dataset.prefetch(throughput.prefetch)

@@ -171,6 +171,15 @@ class RunConfig:
     jit_compile: bool = setting(False, "Compile train steps with XLA")
     logical_cpus: int = setting(0, "Split the CPU into N devices under MirroredStrategy (testing)", least=0)
     buffer_size: int | None = setting(None, "Batches to prefetch (default: autotuned)")
+    input_cache: str | None = setting(None, "Directory (on a local disk) where the lists' records are kept decoded "
+                                      "and uncompressed after their first reading, so later epochs and runs "
+                                      "inflate no GZIP; keyed by the records and the input settings, a stale "
+                                      "one is never used (dataloader.input_cache)")
+    clear_input_cache: bool = setting(False, "Remove every cache in --input_cache before the run")
+    data_service: str | None = setting(None, "Address of a tf.data service dispatcher (grpc://HOST:PORT) whose "
+                                       "workers make the samples (python -m dataloader.service starts them)")
+    data_service_job: str | None = setting(None, "tf.data service job name, for clients (the workers of a "
+                                           "multi-worker run) that share one job's samples")
 
     # Output
     checkpoint_dir: str | None = setting("runs", "Directory holding the runs")

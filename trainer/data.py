@@ -17,7 +17,9 @@ def dataset(list_file: str, loader: LoaderConfig, config: RunConfig, epoch: int 
     """Batches of a list for `loader`: training crops of `epoch`, or the evaluation windows.
     Without `metadata`, the windows' recording names and first seconds are left out, since
     Keras would try to reduce them across replicas."""
-    throughput = Throughput(prefetch=config.buffer_size or -1, deterministic=config.deterministic or None)
+    throughput = Throughput(prefetch=config.buffer_size or -1, deterministic=config.deterministic or None,
+                            input_cache=config.input_cache, service_address=config.data_service,
+                            service_job_name=config.data_service_job)
     loader = loader if training else dataclasses.replace(loader, training=False)
     batches = make_dataset(list_file, loader, throughput, batch_size=config.batch_size, epochs=1, first_epoch=epoch,
                            root=config.data_root)

@@ -5,6 +5,7 @@ than every recording, weight and checkpoint files that are not there. Each raise
 from __future__ import annotations
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -69,3 +70,22 @@ def check_files(config: RunConfig) -> None:
 def is_checkpoint(path: str) -> bool:
     """Whether `path` is a checkpoint's prefix or a directory holding one."""
     return bool(tf.train.latest_checkpoint(path)) if os.path.isdir(path) else os.path.isfile(f"{path}.index")
+
+
+_SERVICE_ADDRESS = re.compile(r"(grpc://)?[^\s:/]+:\d+")
+
+
+def check_input_services(config: RunConfig) -> None:
+    """The input cache's directory, and the tf.data service's flags."""
+    if config.clear_input_cache and not config.input_cache:
+        raise FlagError("clear_input_cache", "needs --input_cache, the directory to clear")
+    if config.input_cache and os.path.exists(config.input_cache) and not os.path.isdir(config.input_cache):
+        raise FlagError("input_cache", f"{config.input_cache} is not a directory")
+    if config.data_service_job and not config.data_service:
+        raise FlagError("data_service_job", "needs --data_service, the dispatcher the job runs on")
+    if config.data_service:
+        if not _SERVICE_ADDRESS.fullmatch(config.data_service):
+            raise FlagError("data_service", f"{config.data_service!r} is not a dispatcher address grpc://HOST:PORT")
+        if config.deterministic:
+            raise FlagError(("data_service", "deterministic"), "the service's workers hand out samples in no fixed "
+                            "order; drop one of them")

@@ -131,6 +131,7 @@ def complete(config: RunConfig) -> tuple[RunConfig, Plan]:
     if stage.settings is not None:
         config = config.replace(**stage.settings(config))
     flag_checks.check_files(config)
+    flag_checks.check_input_services(config)
     config = config.replace(stage=stage.name, flavour=flavour, networks=networks)
     loader = make_loader(config, flavour, networks)
     if stage.loader is not None:

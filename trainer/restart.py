@@ -27,6 +27,8 @@ APPLIED_ON_RESUME = {
     "verbose": "output only", "display_freq": "output only",
     "tensorboard": "only where logs go", "log_dir": "only where logs go",
     "buffer_size": "a throughput knob: the batches are the same",
+    "input_cache": "a throughput knob: the batches are the same", "clear_input_cache": "likewise",
+    "data_service": "where the same batches are made", "data_service_job": "likewise",
     "deterministic": "the same windows, in an order and with op results that may differ in the last bits",
     "logical_cpus": "the same global batch split between more replicas; the state does not depend on them",
     "jit_compile": "only how the same step is compiled",

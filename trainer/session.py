@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from dataloader import input_cache
 from dataloader.config import CAPTION, VIDEO_FRAMES
 from dataloader.video import restore_frames
 from logger.callbacks import DistanceHistograms, ImageLogger, SimilarityImage, write_hparams, write_projector
@@ -53,6 +54,8 @@ def orient_audio_map(config: RunConfig, run: plan.Plan, stage, run_dir: RunDir |
 def run(config: RunConfig) -> dict:
     """Trains or tests (config.mode) the run the configuration describes; returns its summary."""
     config, planned = plan.complete(config)
+    if config.clear_input_cache:
+        logging.warning("removed %d input caches from %s", input_cache.clear(config.input_cache), config.input_cache)
     unused = data.unused_seconds(config, planned.loader)
     if any(unused.values()):
         logging.warning("seconds of the lists in no window (clips shorter than a %d-s sample, or tails of "
