@@ -153,6 +153,18 @@ def _pipeline_options(runner: str, workers: int, runner_args: Sequence[str]):
     return beam.options.pipeline_options.PipelineOptions([*args, *runner_args])
 
 
+def _runner(name: str):
+    """The DirectRunner as the engine it runs batch pipelines on here (FnApiRunner), or None
+    (the runner `name` names). Beam's DirectRunner first tries the Prism runner, which it
+    downloads from GitHub: offline, that fails and leaves a temporary directory in /tmp each
+    run (measured with Beam 2.77); online, it would convert on another engine."""
+    if name.lower().removesuffix("runner") != "direct":
+        return None
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    return FnApiRunner()
+
+
 def convert_with_beam(
     mat_root: str | os.PathLike,
     raw_root: str | os.PathLike,
@@ -168,7 +180,7 @@ def convert_with_beam(
     for the pipeline, and raises what the local converter would."""
     started = time.perf_counter()
     try:  # before the output directory is made: an unknown runner is a ValueError
-        pipeline = beam.Pipeline(options=_pipeline_options(runner, workers, runner_args))
+        pipeline = beam.Pipeline(runner=_runner(runner), options=_pipeline_options(runner, workers, runner_args))
     except ImportError as err:  # a runner whose extra is not installed, such as apache-beam[gcp]
         raise ValueError(f"runner {runner}: {err}") from None
     plan, summary = prepare(mat_root, raw_root, out_root, **settings)
