@@ -16,7 +16,8 @@ sample made from the cache equals the sample made from the records.
     CACHE/<key>/index.json            written last: a cache without it is unfinished
 
 The key is a hash of everything the files depend on: the cache's format, the decoding
-settings of the config (`decoding`), and every record's path, size and modification time.
+settings of the config (`decoding`), and every record's path, size and modification time
+to the nanosecond (`windows.fingerprint`, as statistics files record).
 A record converted again, another list, or other settings make another key, so a stale
 cache is never read; when a new cache is complete, the caches it replaces (the same records'
 paths and settings) are removed. An unfinished cache is resumed: its complete files are
@@ -40,6 +41,7 @@ from tqdm import tqdm
 from dataloader.config import AUDIO, SPECTROGRAM, VIDEO_FRAMES, WAVEFORM, LoaderConfig
 from dataloader.schema import FRAMES_PER_RECORD
 from dataloader.video import frame_indices
+from dataloader.windows import fingerprint
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -76,16 +78,6 @@ def decoding(config: LoaderConfig) -> dict:
     return settings
 
 
-def _stat(path: str) -> list:
-    import tensorflow as tf
-
-    try:
-        stat = tf.io.gfile.stat(path)
-    except tf.errors.OpError:
-        raise ValueError(f"{path}: no such record file") from None
-    return [path, stat.length, stat.mtime_nsec]
-
-
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -97,16 +89,19 @@ class InputCache:
     root: Path
     paths: tuple[str, ...]  # the records, each once, in list order
     settings: dict
-    stats: tuple[tuple, ...]  # (path, size, mtime ns) of each record when the cache was keyed
+    fingerprint: str  # of the records' files when the cache was keyed (`windows.fingerprint`)
 
     @classmethod
     def of(cls, root: str | os.PathLike, paths: Iterable[str], config: LoaderConfig) -> InputCache:
         paths = tuple(dict.fromkeys(paths))
-        return cls(Path(root), paths, decoding(config), tuple(tuple(_stat(path)) for path in paths))
+        try:
+            return cls(Path(root), paths, decoding(config), fingerprint(paths))
+        except FileNotFoundError as err:
+            raise ValueError(f"{err.filename}: no such record file") from None
 
     @property
     def key(self) -> str:
-        return _digest({"settings": self.settings, "records": self.stats})
+        return _digest({"settings": self.settings, "records": self.fingerprint})
 
     @property
     def source(self) -> str:
@@ -125,10 +120,8 @@ class InputCache:
         return tf.strings.join([str(self.directory / RECORDS) + os.sep, names, ".bin"])
 
     def index(self) -> dict | None:
-        try:
-            return json.loads((self.directory / INDEX).read_text())
-        except (OSError, ValueError):
-            return None
+        """The index of a complete cache, None if the cache is not."""
+        return _read_index(self.directory)
 
     def build(self, decoded: Callable[[tf.Tensor], tf.data.Dataset], progress: bool | None = None) -> dict:
         """Writes the files of the records not cached yet, of which `decoded(paths)` gives
@@ -177,15 +170,17 @@ class InputCache:
 
     def _remove_replaced(self) -> None:
         for other in self.root.iterdir():
-            if other != self.directory and _KEY.fullmatch(other.name) and _read_source(other) == self.source:
+            if other != self.directory and _KEY.fullmatch(other.name) and (
+                    (_read_index(other) or {}).get("source") == self.source):
                 shutil.rmtree(other, ignore_errors=True)
 
 
-def _read_source(directory: Path) -> str | None:
+def _read_index(directory: Path) -> dict | None:
     try:
-        return json.loads((directory / INDEX).read_text()).get("source")
-    except (OSError, ValueError, AttributeError):
+        index = json.loads((directory / INDEX).read_text())
+    except (OSError, ValueError):
         return None
+    return index if isinstance(index, dict) else None
 
 
 def _write(path: Path, contents: bytes) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import sys
@@ -65,6 +64,7 @@ from dataloader.normalisation import (
     load_normalisation,
 )
 from dataloader.pipeline import describe_read_error, make_dataset, record_paths
+from dataloader.windows import fingerprint
 
 __all__ = ["NonFiniteStatisticsError", "compute_statistics", "load_acoustic_image_normalisation", "load_normalisation",
            "provenance", "save_statistics", "stale_reason"]
@@ -73,16 +73,6 @@ __all__ = ["NonFiniteStatisticsError", "compute_statistics", "load_acoustic_imag
 # loader checks SETTINGS against its own, a run reuses its file only if all of these match.
 SHAPED_BY = {SPECTROGRAM: ("flavour", "resampler", *SETTINGS[SPECTROGRAM]),
              ACOUSTIC_IMAGE: ("flavour", "sample_length")}
-
-
-def fingerprint(paths: Sequence[str]) -> str:
-    """sha256 over the records' sorted paths with their sizes and modification times: it
-    changes when a record is added, removed or rewritten, without reading any."""
-    digest = hashlib.sha256()
-    for path in sorted(os.path.abspath(path) for path in paths):
-        info = os.stat(path)
-        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def provenance(records: str | os.PathLike | Sequence[str], config: LoaderConfig, root: str | os.PathLike | None = None,

@@ -14,6 +14,7 @@ Python state, so it also runs on tf.data service workers.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -52,6 +53,16 @@ class Clip:
     recording: str  # the recording's directory, as the list names it
     first_second: int
     paths: tuple[str, ...]  # seconds first_second, first_second + 1, ...
+
+
+def fingerprint(paths: Sequence[str]) -> str:
+    """sha256 over the records' sorted paths with their sizes and modification times: it
+    changes when a record is added, removed or rewritten, without reading any."""
+    digest = hashlib.sha256()
+    for path in sorted(os.path.abspath(path) for path in paths):
+        info = os.stat(path)
+        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def find_clips(paths: Sequence[str], total_length: int | None = None) -> list[Clip]:

@@ -137,6 +137,13 @@ def test_a_record_converted_again_makes_a_new_cache_and_the_stale_one_goes(recor
     assert after[0]["acoustic_image"][0, 0, 0, 0] == 2000.0 != before[0]["acoustic_image"][0, 0, 0, 0]
     assert_same_samples(load(paths, cfg), after)
     assert _cache_dirs(cache) != [first] and len(_cache_dirs(cache)) == 1
+    # Rewritten within the same second at the same size, a record still differs in its
+    # modification time's nanoseconds (TensorFlow's file stat has whole seconds only).
+    (second,) = _cache_dirs(cache)
+    info = os.stat(paths[1])
+    os.utime(paths[1], ns=(info.st_atime_ns, info.st_mtime_ns + 1))
+    load(paths, cfg, cache)
+    assert _cache_dirs(cache) != [second] and len(_cache_dirs(cache)) == 1
 
 
 def test_other_settings_make_a_cache_of_their_own_and_clear_removes_only_caches(records, tmp_path):
@@ -176,7 +183,7 @@ def test_a_bad_record_is_named_and_leaves_the_cache_unfinished(records, tmp_path
         load([*paths, str(bad)], config(), cache)
     assert describe_read_error(raised.value).startswith(f"{bad}: ")
     (key,) = _cache_dirs(cache)
-    assert InputCache(cache, (), {}, ()).root == cache and not (cache / key / input_cache.INDEX).exists()
+    assert not (cache / key / input_cache.INDEX).exists()
 
 
 def test_a_missing_record_is_named(records, tmp_path):
